@@ -1,0 +1,44 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "MyStore",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "MultiRaft", targets: ["MultiRaft"]),
+        .library(name: "ShardRouter", targets: ["ShardRouter"]),
+        .executable(name: "mystore-server", targets: ["Server"]),
+        .executable(name: "mystore", targets: ["Admin"]),
+        .executable(name: "mystore-sim", targets: ["Simulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System zlib (Debian: zlib1g-dev); used by the snapshot format.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
+        .target(name: "MultiRaft"),
+        // Deterministic whole-cluster simulator of the Raft core, with safety checkers.
+        .target(name: "RaftSimulator", dependencies: ["MultiRaft"]),
+        .executableTarget(
+            name: "Simulator",
+            dependencies: ["RaftSimulator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // key -> slot -> shard, the shard map and placement (pure functions).
+        .target(name: "ShardRouter"),
+        .executableTarget(
+            name: "Server",
+            dependencies: ["MultiRaft", "ShardRouter", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "Admin",
+            dependencies: ["ShardRouter", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft"]),
+        .testTarget(name: "RaftSimulatorTests", dependencies: ["RaftSimulator", "MultiRaft"]),
+        .testTarget(name: "ShardRouterTests", dependencies: ["ShardRouter"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

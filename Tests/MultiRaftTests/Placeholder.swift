@@ -1,0 +1,3 @@
+import Testing
+@testable import MultiRaft
+@Test func placeholderMultiRaft() { #expect(Bool(true)) }

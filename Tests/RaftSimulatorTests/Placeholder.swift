@@ -1,0 +1,3 @@
+import Testing
+@testable import RaftSimulator
+@Test func placeholderRaftSimulator() { #expect(Bool(true)) }

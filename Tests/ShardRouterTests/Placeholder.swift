@@ -1,0 +1,3 @@
+import Testing
+@testable import ShardRouter
+@Test func placeholderShardRouter() { #expect(Bool(true)) }
