@@ -1,6 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The Raft core and the simulator are compiled with optimization even in debug builds, so
+// `swift test` can run thousands of simulated seeds within CI's time.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"], .when(configuration: .debug))]
+
 let package = Package(
     name: "MyStore",
     platforms: [.macOS(.v14)],
@@ -18,9 +22,9 @@ let package = Package(
         // System zlib (Debian: zlib1g-dev); used by the snapshot format.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
-        .target(name: "MultiRaft"),
+        .target(name: "MultiRaft", swiftSettings: optimizedInDebug),
         // Deterministic whole-cluster simulator of the Raft core, with safety checkers.
-        .target(name: "RaftSimulator", dependencies: ["MultiRaft"]),
+        .target(name: "RaftSimulator", dependencies: ["MultiRaft"], swiftSettings: optimizedInDebug),
         .executableTarget(
             name: "Simulator",
             dependencies: ["RaftSimulator", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -1,0 +1,99 @@
+extension RaftReplica {
+    /// Whether `ready()` has anything for the host.
+    public var hasReady: Bool {
+        if readyInFlight != nil { return false }
+        if Ready.SoftState(leader: leader, role: role) != prevSoftState { return true }
+        if HardState(term: term, vote: vote, commit: log.committed) != prevHardState { return true }
+        return log.unstableFrom <= log.lastIndex || receivedSnapshot != nil || !messages.isEmpty
+            || !readStates.isEmpty || min(log.committed, log.persisted) > log.applied
+    }
+
+    /// Collects what the host must persist, send and apply. Call `advance(_:)` with the same
+    /// value before the next `ready()`.
+    public mutating func ready() -> Ready {
+        precondition(readyInFlight == nil, "ready() called again before advance()")
+        var rd = Ready()
+        let soft = Ready.SoftState(leader: leader, role: role)
+        if soft != prevSoftState {
+            rd.softState = soft
+            prevSoftState = soft
+        }
+        let hard = HardState(term: term, vote: vote, commit: log.committed)
+        if hard != prevHardState {
+            var persistedHard = hard
+            if isBug(.forgetVote) {
+                // Planted bug: the vote is sent but never made durable.
+                persistedHard.vote = prevHardState.term == hard.term ? prevHardState.vote : 0
+            }
+            rd.hardState = persistedHard
+            prevHardState = hard
+        }
+        rd.snapshot = receivedSnapshot
+        receivedSnapshot = nil
+        rd.entries = log.unstableEntries
+        log.unstableFrom = log.lastIndex + 1
+        rd.committedEntries = log.nextCommitted(maxBytes: settings.maxCommittedSizePerReady)
+        rd.messages = messages
+        messages = []
+        rd.readStates = readStates
+        readStates = []
+        readyInFlight = rd
+        return rd
+    }
+
+    /// Acknowledges that everything in `rd` was persisted, sent and applied.
+    public mutating func advance(_ rd: Ready) {
+        readyInFlight = nil
+        if let snap = rd.snapshot {
+            log.persisted = max(log.persisted, snap.metadata.index)
+        }
+        if let last = rd.entries.last, log.matchTerm(last.index, last.term) {
+            log.persisted = max(log.persisted, last.index)
+        }
+        for e in rd.committedEntries where e.index > log.applied {
+            log.applied = e.index
+            if e.kind == .confChange && e.index > configIndex {
+                applyConfChange(e)
+            }
+        }
+        guard role == .leader else { return }
+        if progress[id] != nil {
+            _ = progress[id]!.maybeUpdate(log.persisted)
+            if maybeCommit() { bcastAppend() }
+        }
+        // Leave an automatic joint configuration once it is applied.
+        if role == .leader && configuration.isJoint && configuration.autoLeave && log.applied >= pendingConfIndex {
+            appendEntries([Entry(term: 0, index: 0, kind: .confChange, data: ConfChange.leaveJoint.encoded())])
+            pendingConfIndex = log.lastIndex
+            bcastAppend()
+        }
+    }
+
+    mutating func applyConfChange(_ e: Entry) {
+        configIndex = e.index
+        // Every replica decodes and validates the same entry the same way, so a change that
+        // is refused here is refused everywhere.
+        guard let cc = try? ConfChange.decode(e.data),
+              case .success(let next) = ConfChanger.apply(cc, to: configuration) else { return }
+        configuration = next
+        guard role == .leader else { return }
+        for member in next.members where progress[member] == nil {
+            progress[member] = newProgress(for: member)
+        }
+        for pid in Array(progress.keys) {
+            if !next.members.contains(pid) { progress[pid] = nil } else { progress[pid]!.isLearner = !next.isVoter(pid) }
+        }
+        if !next.isVoter(id) {
+            // We were removed or demoted: hand over to the most caught-up voter and step down.
+            let best = progress.filter { next.isVoter($0.key) }.max { ($0.value.match, $1.key) < ($1.value.match, $0.key) }
+            if let (target, pr) = best, pr.match == log.lastIndex {
+                send(Message(kind: .timeoutNow, to: target))
+            }
+            becomeFollower(term: term, leader: 0)
+            return
+        }
+        if leadTransferee != 0 && !next.isVoter(leadTransferee) { leadTransferee = 0 }
+        _ = maybeCommit()
+        bcastAppend()
+    }
+}

@@ -1,0 +1,69 @@
+import MultiRaft
+
+/// What one replica has made durable: all that survives a crash.
+struct SimStorage {
+    var hardState = HardState()
+    var snapshot: Snapshot?
+    var entries: [Entry] = []
+    /// chains[k] is the log-prefix hash through entries[k]; `baseChain` is the hash at the
+    /// index before entries[0].
+    var chains: [UInt64] = []
+    var baseIndex: LogIndex = 0
+    var baseChain: UInt64 = 0
+
+    var persistedState: PersistedState {
+        PersistedState(hardState: hardState, snapshot: snapshot, entries: entries)
+    }
+
+    func chain(at index: LogIndex) -> UInt64? {
+        if index == baseIndex { return baseChain }
+        guard index > baseIndex, index <= baseIndex + LogIndex(entries.count) else { return nil }
+        return chains[Int(index - baseIndex - 1)]
+    }
+}
+
+final class SimReplica {
+    let group: Int
+    let id: ReplicaID
+    /// The replica's in-memory state; meaningless while `alive` is false (crashed node).
+    var core: RaftReplica
+    var alive = false
+    var storage = SimStorage()
+    var kv = SimKV()
+    var lastSeenCommit: LogIndex = 0
+    /// Reads waiting for their ReadIndex, then for the apply index to reach it.
+    var reads: [UInt64: PendingRead] = [:]
+
+    init(group: Int, id: ReplicaID) {
+        self.group = group
+        self.id = id
+        self.core = RaftReplica(settings: RaftSettings(id: id), randomSeed: 0)
+    }
+}
+
+struct PendingRead {
+    var key: UInt8
+    var committedAtStart: LogIndex
+    var readIndex: LogIndex?
+}
+
+final class SimNode {
+    let index: Int
+    var up = true
+    var processScheduled = false
+    /// group -> the replica this node hosts for it.
+    var replicas: [Int: SimReplica] = [:]
+    init(index: Int) { self.index = index }
+}
+
+final class SimGroup {
+    let index: Int
+    var nodeOf: [ReplicaID: Int] = [:]
+    var nextReplicaID: ReplicaID
+    let checker: SafetyChecker
+    init(index: Int, nextReplicaID: ReplicaID) {
+        self.index = index
+        self.nextReplicaID = nextReplicaID
+        checker = SafetyChecker(group: index)
+    }
+}
