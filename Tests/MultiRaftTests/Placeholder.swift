@@ -1,3 +1,0 @@
-import Testing
-@testable import MultiRaft
-@Test func placeholderMultiRaft() { #expect(Bool(true)) }

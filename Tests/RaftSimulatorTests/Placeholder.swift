@@ -1,3 +1,0 @@
-import Testing
-@testable import RaftSimulator
-@Test func placeholderRaftSimulator() { #expect(Bool(true)) }
