@@ -22,7 +22,7 @@ let package = Package(
         // System zlib (Debian: zlib1g-dev); used by the snapshot format.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
-        .target(name: "MultiRaft", swiftSettings: optimizedInDebug),
+        .target(name: "MultiRaft", dependencies: ["CZlib"], swiftSettings: optimizedInDebug),
         // Deterministic whole-cluster simulator of the Raft core, with safety checkers.
         .target(name: "RaftSimulator", dependencies: ["MultiRaft"], swiftSettings: optimizedInDebug),
         .executableTarget(

@@ -15,6 +15,14 @@ public struct BinaryWriter: Sendable {
     public mutating func write(_ v: UInt64) {
         withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
     }
+    /// Overwrites four bytes at `offset` (for length and checksum fields written last).
+    public mutating func patch(UInt32 v: UInt32, at offset: Int) {
+        for k in 0..<4 { bytes[offset + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(k))) }
+    }
+    public mutating func write(_ v: [UInt8]) { bytes.append(contentsOf: v) }
+    public mutating func reserve(_ n: Int) { bytes.reserveCapacity(bytes.count + n) }
+    /// Empties the buffer, keeping its capacity.
+    public mutating func reset() { bytes.removeAll(keepingCapacity: true) }
     /// A length-prefixed byte string.
     public mutating func writeBlob(_ v: [UInt8]) {
         write(UInt32(v.count))
@@ -70,5 +78,26 @@ public struct BinaryReader: Sendable {
         var s = Set<ReplicaID>()
         for _ in 0..<n { s.insert(try readUInt64()) }
         return s
+    }
+}
+
+extension Configuration {
+    public func encode(into w: inout BinaryWriter) {
+        w.writeIDs(voters)
+        w.writeIDs(outgoing)
+        w.writeIDs(learners)
+        w.writeIDs(learnersNext)
+        w.write(autoLeave)
+        w.writeIDs(retired)
+    }
+
+    public static func decode(from r: inout BinaryReader) throws(DecodeError) -> Configuration {
+        var c = Configuration(voters: try r.readIDs())
+        c.outgoing = try r.readIDs()
+        c.learners = try r.readIDs()
+        c.learnersNext = try r.readIDs()
+        c.autoLeave = try r.readBool()
+        c.retired = try r.readIDs()
+        return c
     }
 }

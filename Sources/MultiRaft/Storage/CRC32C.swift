@@ -1,0 +1,48 @@
+/// CRC-32C (Castagnoli), the checksum of every WAL record and snapshot chunk. Table-driven,
+/// slicing by 8 bytes.
+public enum CRC32C {
+    /// Eight 256-entry tables, flattened: table k starts at k * 256.
+    static let table: [UInt32] = {
+        var t = Array(repeating: UInt32(0), count: 8 * 256)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+            t[i] = c
+        }
+        for k in 1..<8 {
+            for i in 0..<256 { t[k * 256 + i] = (t[(k - 1) * 256 + i] >> 8) ^ t[Int(t[(k - 1) * 256 + i] & 0xFF)] }
+        }
+        return t
+    }()
+
+    /// Continues `crc` over `bytes` (start with 0).
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, crc: UInt32 = 0) -> UInt32 {
+        var c = ~crc
+        var i = 0
+        let n = bytes.count
+        table.withUnsafeBufferPointer { t in
+            while n - i >= 8 {
+                let x = c ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self).littleEndian
+                let hi = bytes.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self).littleEndian
+                c = t[7 * 256 + Int(x & 0xFF)] ^ t[6 * 256 + Int((x >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((x >> 16) & 0xFF)] ^ t[4 * 256 + Int(x >> 24)]
+                    ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)]
+                    ^ t[256 + Int((hi >> 16) & 0xFF)] ^ t[Int(hi >> 24)]
+                i += 8
+            }
+            while i < n {
+                c = t[Int((c ^ UInt32(bytes[i])) & 0xFF)] ^ (c >> 8)
+                i += 1
+            }
+        }
+        return ~c
+    }
+
+    public static func checksum(_ bytes: [UInt8], crc: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBytes { checksum($0, crc: crc) }
+    }
+
+    public static func checksum(_ bytes: ArraySlice<UInt8>, crc: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBytes { checksum($0, crc: crc) }
+    }
+}

@@ -1,0 +1,92 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Group commit for concurrent writers: callers hand records to `append` and block; one
+/// writer thread takes everything pending, makes it durable with one `LogStorage.append`
+/// (one write, one fdatasync), and wakes them all. The multi-Raft host gets the same effect
+/// by batching the `Ready`s of one loop iteration; this serves writers on many threads.
+public final class GroupCommitLog: @unchecked Sendable {
+    final class Waiter: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var error: StorageError?
+    }
+
+    struct Queue {
+        var pending: [WALRecord] = []
+        var waiters: [Waiter] = []
+        var stopped = false
+    }
+
+    private let storage: LogStorage
+    private let queue = Mutex(Queue())
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    public private(set) var batches = 0
+
+    public init(storage: LogStorage) {
+        self.storage = storage
+        Thread.detach { [self] in run() }
+    }
+
+    /// Blocks until `records` are durable.
+    public func append(_ records: [WALRecord]) throws(StorageError) {
+        let w = Waiter()
+        let wasEmpty = queue.withLock { q in
+            let empty = q.waiters.isEmpty
+            q.pending.append(contentsOf: records)
+            q.waiters.append(w)
+            return empty
+        }
+        if wasEmpty { wake.signal() }
+        w.done.wait()
+        if let e = w.error { throw e }
+    }
+
+    /// Stops the writer after the pending batch.
+    public func close() {
+        queue.withLock { $0.stopped = true }
+        wake.signal()
+        finished.wait()
+    }
+
+    private func run() {
+        while true {
+            wake.wait()
+            while true {
+                let (records, waiters, stopped) = queue.withLock { q in
+                    defer { q.pending = []; q.waiters = [] }
+                    return (q.pending, q.waiters, q.stopped)
+                }
+                if waiters.isEmpty {
+                    if stopped { finished.signal(); return }
+                    break
+                }
+                var failure: StorageError?
+                do throws(StorageError) { try storage.append(records) } catch { failure = error }
+                batches += 1
+                for w in waiters {
+                    w.error = failure
+                    w.done.signal()
+                }
+            }
+        }
+    }
+}
+
+/// A minimal detached OS thread (no Foundation dependency).
+enum Thread {
+    static func detach(_ body: @escaping @Sendable () -> Void) {
+        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var tid = pthread_t()
+        pthread_create(&tid, nil, { arg in
+            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            b.body()
+            return nil
+        }, box)
+        pthread_detach(tid)
+    }
+}

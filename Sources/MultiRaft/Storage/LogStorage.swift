@@ -1,0 +1,70 @@
+/// Durable storage of the Raft logs and hard states of every group on a node.
+/// `append` returns only once the records are durable; what `recovered` returns after a
+/// restart is exactly what was appended, in order.
+public protocol LogStorage: AnyObject {
+    func append(_ records: [WALRecord]) throws(StorageError)
+    func compact(group: GroupID, through index: LogIndex) throws(StorageError)
+    var recovered: [GroupID: RecoveredGroup] { get }
+}
+
+extension WriteAheadLog: LogStorage {}
+
+/// The same contract in memory: what the simulator and unit tests persist into. "Durable"
+/// here means "survives a simulated crash", which throws away everything else.
+public final class MemoryLogStorage: LogStorage {
+    private var state: [GroupID: RecoveredGroup] = [:]
+    public private(set) var syncs = 0
+
+    public init() {}
+
+    public func append(_ records: [WALRecord]) throws(StorageError) {
+        guard !records.isEmpty else { return }
+        for r in records { RecoveredGroup.apply(r, to: &state) }
+        syncs += 1
+    }
+
+    public func compact(group: GroupID, through index: LogIndex) throws(StorageError) {
+        RecoveredGroup.apply(.compacted(group: group, through: index), to: &state)
+    }
+
+    public var recovered: [GroupID: RecoveredGroup] { state }
+}
+
+extension RecoveredGroup {
+    /// Replays one record onto the groups' state (shared by WAL recovery and memory storage).
+    static func apply(_ r: WALRecord, to state: inout [GroupID: RecoveredGroup]) {
+        let g = r.group
+        var s = state[g] ?? RecoveredGroup()
+        switch r {
+        case .entries(_, let ents):
+            guard let first = ents.first?.index else { break }
+            // Truncate from `first`, then append what lies beyond the compaction point.
+            if let pos = s.entries.firstIndex(where: { $0.index >= first }) { s.entries.removeSubrange(pos...) }
+            for e in ents where e.index > s.compactedThrough {
+                if let last = s.entries.last?.index, e.index != last + 1 { break }
+                s.entries.append(e)
+            }
+        case .hardState(_, let hs):
+            s.hardState = hs
+        case .compacted(_, let i):
+            s.compactedThrough = max(s.compactedThrough, i)
+            if let pos = s.entries.firstIndex(where: { $0.index > i }) { s.entries.removeSubrange(..<pos) } else { s.entries = [] }
+        case .installedSnapshot(_, let i):
+            s.compactedThrough = i
+            s.entries = []
+        case .removed:
+            state[g] = nil
+            return
+        }
+        state[g] = s
+    }
+
+    /// The records that make one `Ready` of `group` durable.
+    public static func records(for group: GroupID, ready rd: Ready) -> [WALRecord] {
+        var out: [WALRecord] = []
+        if let snap = rd.snapshot { out.append(.installedSnapshot(group: group, index: snap.metadata.index)) }
+        if !rd.entries.isEmpty { out.append(.entries(group: group, entries: rd.entries)) }
+        if let hs = rd.hardState { out.append(.hardState(group: group, state: hs)) }
+        return out
+    }
+}
