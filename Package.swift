@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         // System zlib (Debian: zlib1g-dev); used by the snapshot format.
@@ -33,7 +34,14 @@ let package = Package(
         .target(name: "ShardRouter"),
         .executableTarget(
             name: "Server",
-            dependencies: ["MultiRaft", "ShardRouter", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "MultiRaft",
+                "ShardRouter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "Admin",
@@ -42,7 +50,10 @@ let package = Package(
         .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft"]),
         .testTarget(name: "RaftSimulatorTests", dependencies: ["RaftSimulator", "MultiRaft"]),
         .testTarget(name: "ShardRouterTests", dependencies: ["ShardRouter"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

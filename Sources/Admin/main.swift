@@ -1,1 +1,17 @@
-print("mystore")
+import ArgumentParser
+import Foundation
+
+// Every failure is one line on stderr and a non-zero exit; --help and --version as usual.
+do {
+    var command = try AdminCommand.parseAsRoot()
+    try command.run()
+} catch let error as AdminError {
+    FileHandle.standardError.write(Data("mystore: \(error)\n".utf8))
+    exit(1)
+} catch {
+    let code = AdminCommand.exitCode(for: error)
+    if code == .success { AdminCommand.exit(withError: error) }
+    let message = AdminCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+    FileHandle.standardError.write(Data("mystore: \(message)\n".utf8))
+    exit(code.rawValue)
+}

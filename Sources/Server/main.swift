@@ -1,1 +1,22 @@
-print("mystore-server")
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Every startup failure is one line on stderr and a non-zero exit, so scripts and service
+// managers show the operator exactly what to fix; `--help` and `--version` print as usual.
+do {
+    let command = try ServerCommand.parse()
+    try await command.start()
+} catch let error as StartupError {
+    Console.error("mystore-server: \(error)")
+    exit(1)
+} catch {
+    let code = ServerCommand.exitCode(for: error)
+    if code == .success { ServerCommand.exit(withError: error) }
+    let message = ServerCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+    Console.error("mystore-server: \(message)")
+    exit(code == .success ? 1 : code.rawValue)
+}

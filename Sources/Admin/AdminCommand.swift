@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `mystore`: MyStore's command-line client for operators. It speaks only the wire protocol.
+struct AdminCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mystore",
+        abstract: "Inspect and administer a MyStore cluster.",
+        version: "0.1.0",
+        subcommands: [MembersCommand.self, PingCommand.self]
+    )
+}

@@ -1,0 +1,10 @@
+/// Per-connection state a client can set or ask about.
+struct ClientSession: Hashable, Sendable {
+    /// Unique per node for the life of the process (CLIENT ID).
+    let id: Int64
+    /// Set by CLIENT SETNAME or HELLO SETNAME; empty when unset.
+    var name = ""
+    /// Set once QUIT is received: the reply is sent, then the connection closes and any
+    /// requests pipelined after QUIT are dropped.
+    var isClosing = false
+}

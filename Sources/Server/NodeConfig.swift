@@ -1,0 +1,101 @@
+/// Every setting of one `mystore-server` node, with its default. Read from
+/// `config/mystore.conf`, then `MYSTORE_<KEY>` environment variables, then `--set key=value`
+/// flags, each overriding the one before (see ``NodeConfig/load(file:environment:overrides:)``).
+struct NodeConfig: Hashable, Sendable {
+    /// Directory for this node's log, snapshots and metadata. Default: nil, meaning
+    /// `data/<host>_<port>` of the node's own address, relative to the working directory.
+    var dataDir: String? = nil
+    /// Number of shards the keyspace is split into at bootstrap. Default 16 (count, 1-16384).
+    var shardCount = 16
+    /// Replicas per shard. Default 3 (count, 1 to the number of members).
+    var replicationFactor = 3
+    /// Length of one Raft tick. Default 100 (milliseconds).
+    var tickIntervalMilliseconds = 100
+    /// Ticks without a leader before a follower campaigns (randomized up to twice this).
+    /// Default 10 (ticks).
+    var electionTicks = 10
+    /// Ticks between a leader's heartbeats; must be below `electionTicks`. Default 1 (ticks).
+    var heartbeatTicks = 1
+    /// Largest key accepted. Default 65536 (bytes).
+    var maxKeyBytes = 65_536
+    /// Largest value accepted. Default 1048576 (bytes, 1 MiB).
+    var maxValueBytes = 1_048_576
+    /// Largest RESP request (one command with all its arguments and framing); a client that
+    /// sends more gets a protocol error and is disconnected. Default 4194304 (bytes, 4 MiB).
+    var maxRequestBytes = 4_194_304
+    /// Most arguments in one RESP command (the command name included). Default 65536 (count).
+    var maxRequestArgs = 65_536
+    /// Longest inline (non-RESP, e.g. typed in telnet) command line. Default 65536 (bytes).
+    var maxInlineBytes = 65_536
+    /// Most client connections open at once; more are refused with an error. Default 10000.
+    var maxConnections = 10_000
+    /// The HTTP endpoint (metrics, health) listens on the node's host at its port plus this
+    /// offset; 0 disables it. Not served yet. Default 1000 (port offset).
+    var httpPortOffset = 1000
+    /// Take a snapshot of a shard after this many applied log entries. Default 10000 (entries).
+    var snapshotEntries = 10_000
+
+    /// Every setting's name (as written in the file), what it accepts, and how to set it.
+    static let settings: [NodeConfigSetting] = [
+        .text("data_dir") { $0.dataDir = $1 },
+        .integer("shard_count", 1...16384) { $0.shardCount = $1 },
+        .integer("replication_factor", 1...1000) { $0.replicationFactor = $1 },
+        .integer("tick_interval_ms", 1...60_000) { $0.tickIntervalMilliseconds = $1 },
+        .integer("election_ticks", 2...10_000) { $0.electionTicks = $1 },
+        .integer("heartbeat_ticks", 1...10_000) { $0.heartbeatTicks = $1 },
+        .integer("max_key_bytes", 1...(512 << 20)) { $0.maxKeyBytes = $1 },
+        .integer("max_value_bytes", 0...(512 << 20)) { $0.maxValueBytes = $1 },
+        .integer("max_request_bytes", 64...(1 << 30)) { $0.maxRequestBytes = $1 },
+        .integer("max_request_args", 1...(1 << 24)) { $0.maxRequestArgs = $1 },
+        .integer("max_inline_bytes", 64...(1 << 30)) { $0.maxInlineBytes = $1 },
+        .integer("max_connections", 1...1_000_000) { $0.maxConnections = $1 },
+        .integer("http_port_offset", 0...65_535) { $0.httpPortOffset = $1 },
+        .integer("snapshot_entries", 1...(1 << 40)) { $0.snapshotEntries = $1 },
+    ]
+
+    /// Checks that settings agree with each other; returns what to fix, or nil.
+    func inconsistency() -> String? {
+        if heartbeatTicks >= electionTicks {
+            return "heartbeat_ticks (\(heartbeatTicks)) must be below election_ticks (\(electionTicks))"
+        }
+        if maxRequestBytes < maxKeyBytes + maxValueBytes {
+            return "max_request_bytes (\(maxRequestBytes)) must be at least max_key_bytes + max_value_bytes (\(maxKeyBytes + maxValueBytes))"
+        }
+        return nil
+    }
+}
+
+/// One named setting: what it accepts, and how a valid value is stored.
+struct NodeConfigSetting: Sendable {
+    /// The name used in the file, in `--set` and (upper-cased, prefixed) in the environment.
+    let key: String
+    /// What the setting accepts, for error messages ("an integer 1-16384").
+    let expected: String
+    /// Stores `value` into the config; false when the value is not acceptable.
+    let apply: @Sendable (inout NodeConfig, String) -> Bool
+
+    /// The environment variable that overrides this setting: `MYSTORE_<KEY>`.
+    var environmentVariable: String { "MYSTORE_" + key.uppercased() }
+
+    static func integer(_ key: String, _ range: ClosedRange<Int>, _ store: @escaping @Sendable (inout NodeConfig, Int) -> Void) -> NodeConfigSetting {
+        NodeConfigSetting(key: key, expected: "an integer \(range.lowerBound)-\(range.upperBound)") { config, text in
+            let digits = text.replacingUnderscores()
+            guard let value = Int(digits), range.contains(value) else { return false }
+            store(&config, value)
+            return true
+        }
+    }
+
+    static func text(_ key: String, _ store: @escaping @Sendable (inout NodeConfig, String) -> Void) -> NodeConfigSetting {
+        NodeConfigSetting(key: key, expected: "a non-empty string") { config, text in
+            guard !text.isEmpty else { return false }
+            store(&config, text)
+            return true
+        }
+    }
+}
+
+extension String {
+    /// `1_048_576` → `1048576`, so large numbers can be written readably in the file.
+    fileprivate func replacingUnderscores() -> String { filter { $0 != "_" } }
+}

@@ -1,0 +1,76 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The node's client-facing RESP server on its membership address.
+struct RESPListener {
+    /// The bound server socket; closing it stops accepting clients.
+    let channel: any Channel
+
+    /// Binds `host:port` (port 0 picks a free one) and starts serving clients on `group`.
+    static func start(
+        host: String,
+        port: Int,
+        identity: ServerIdentity,
+        limits: RESPLimits,
+        maxConnections: Int,
+        group: any EventLoopGroup
+    ) async throws -> RESPListener {
+        let connections = ConnectionCounter(limit: maxConnections)
+        let startedAt = ContinuousClock.now
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let clientID = connections.open() else {
+                        // Over the limit: tell the client why, then hang up.
+                        var buffer = channel.allocator.buffer(capacity: 64)
+                        buffer.writeRESPValue(.error("ERR max number of clients reached (max_connections is \(maxConnections))"))
+                        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+                        return
+                    }
+                    channel.closeFuture.whenComplete { _ in connections.closed() }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        RESPConnectionHandler(identity: identity, clientID: clientID, startedAt: startedAt)
+                    )
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        return RESPListener(channel: channel)
+    }
+
+    /// The port actually bound (useful when started on port 0).
+    var port: Int? { channel.localAddress?.port }
+}
+
+/// Open client connections, bounded, and the source of client ids.
+final class ConnectionCounter: Sendable {
+    private struct State {
+        var open = 0
+        var lastID: Int64 = 0
+    }
+
+    private let limit: Int
+    private let state = NIOLockedValueBox(State())
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Registers a new connection and returns its client id, or nil when at the limit.
+    func open() -> Int64? {
+        state.withLockedValue { state in
+            guard state.open < limit else { return nil }
+            state.open += 1
+            state.lastID += 1
+            return state.lastID
+        }
+    }
+
+    /// Unregisters a connection that `open()` admitted.
+    func closed() {
+        state.withLockedValue { $0.open -= 1 }
+    }
+}

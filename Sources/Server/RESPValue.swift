@@ -1,0 +1,58 @@
+import NIOCore
+
+/// A reply in RESP2, the Redis serialization protocol that `redis-cli` and client libraries
+/// speak by default.
+enum RESPValue: Hashable, Sendable {
+    /// `+OK`: a short status; must not contain CR or LF.
+    case simpleString(String)
+    /// `-ERR message`: the message should start with an upper-case error code.
+    case error(String)
+    /// `:42`
+    case integer(Int64)
+    /// `$3\r\nfoo`: binary-safe bytes.
+    case bulkString(ByteBuffer)
+    /// `$-1`: the nil reply.
+    case null
+    /// `*2 ...`: a sequence of values.
+    indirect case array([RESPValue])
+
+    /// A bulk string holding UTF-8 text.
+    static func bulk(_ text: String) -> RESPValue { .bulkString(ByteBuffer(string: text)) }
+
+    /// The `+OK` status.
+    static let ok = RESPValue.simpleString("OK")
+}
+
+extension ByteBuffer {
+    /// Appends `value` in RESP2 wire format. Newlines in status and error text become spaces,
+    /// since they would end the reply early.
+    mutating func writeRESPValue(_ value: RESPValue) {
+        switch value {
+        case .simpleString(let text):
+            writeStaticString("+")
+            writeString(text.replacingNewlines())
+            writeStaticString("\r\n")
+        case .error(let text):
+            writeStaticString("-")
+            writeString(text.replacingNewlines())
+            writeStaticString("\r\n")
+        case .integer(let number):
+            writeString(":\(number)\r\n")
+        case .bulkString(let bytes):
+            writeString("$\(bytes.readableBytes)\r\n")
+            writeImmutableBuffer(bytes)
+            writeStaticString("\r\n")
+        case .null:
+            writeStaticString("$-1\r\n")
+        case .array(let elements):
+            writeString("*\(elements.count)\r\n")
+            for element in elements { writeRESPValue(element) }
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingNewlines() -> String {
+        String(map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
+    }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Dispatch
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `mystore-server`: runs one MyStore node.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mystore-server",
+        abstract: "Run one MyStore node.",
+        discussion: """
+        Settings come from the config file, then MYSTORE_<SETTING> environment variables, \
+        then --set flags; a later source wins. See config/mystore.conf for every setting.
+        """,
+        version: ServerIdentity.version
+    )
+
+    @Option(name: .customLong("self"), help: ArgumentHelp("This node's address as listed in the membership file.", valueName: "host:port"))
+    var selfAddress: String
+
+    @Option(help: ArgumentHelp("The cluster's membership file: one host:port per line.", valueName: "path"))
+    var membership = "cluster.membership"
+
+    @Option(help: ArgumentHelp("Config file (default: \(StartupPlan.defaultConfigPath), if present).", valueName: "path"))
+    var config: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data directory (overrides data_dir; default data/<host>_<port>).", valueName: "dir"))
+    var dataDir: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one setting; repeatable.", valueName: "key=value"))
+    var overrides: [String] = []
+
+    mutating func run() async throws {
+        try await start()
+    }
+
+    /// Validates the setup, then serves until SIGINT or SIGTERM. (Named apart from `run()`
+    /// so a caller cannot pick the synchronous `run()` by overload resolution.)
+    func start() async throws {
+        let plan = try StartupPlan.make(
+            selfAddress: selfAddress,
+            membershipPath: membership,
+            configPath: config,
+            dataDirectoryFlag: dataDir,
+            overrides: overrides,
+            environment: ProcessInfoEnvironment.current()
+        )
+        try LocalFiles.prepareDirectory(plan.dataDirectory, what: "data directory")
+        try await serve(plan)
+    }
+
+    private func serve(_ plan: StartupPlan) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let identity = ServerIdentity(
+            address: plan.selfAddress.description,
+            clusterSize: plan.membership.count,
+            processID: getpid()
+        )
+        let listener: RESPListener
+        do {
+            listener = try await RESPListener.start(
+                host: plan.selfAddress.host,
+                port: Int(plan.selfAddress.port),
+                identity: identity,
+                limits: RESPLimits(plan.config),
+                maxConnections: plan.config.maxConnections,
+                group: group
+            )
+        } catch {
+            try? await group.shutdownGracefully()
+            throw StartupError("cannot listen on \(plan.selfAddress): \(Self.describe(error))")
+        }
+
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
+            Console.out("mystore-server: received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
+            listener.channel.close(promise: nil)
+        }
+        Console.out("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP, cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory)")
+
+        try? await listener.channel.closeFuture.get()
+        signals.cancel()
+        try? await group.shutdownGracefully()
+        Console.out("mystore-server: stopped")
+    }
+
+    /// A bind or resolution error as the operator should read it.
+    static func describe(_ error: any Error) -> String {
+        if let ioError = error as? IOError {
+            var text = String(cString: strerror(ioError.errnoCode))
+            if ioError.errnoCode == EADDRINUSE { text += " (is another mystore-server or program using this port?)" }
+            if ioError.errnoCode == EADDRNOTAVAIL { text += " (the host is not an address of this machine)" }
+            return text
+        }
+        return String(describing: error)
+    }
+}
+
+/// Runs a handler on the given signals instead of the default (terminate), until cancelled.
+/// Unchecked: the sources are set up once in `init`, and dispatch sources are thread-safe.
+final class SignalWatcher: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}
+
+/// The process environment as a dictionary.
+enum ProcessInfoEnvironment {
+    static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}

@@ -1,0 +1,75 @@
+import ShardRouter
+
+/// Everything the node needs to start, validated: who it is, who its peers are, its config
+/// and where its data goes. Building one does all the checks that can fail on operator input,
+/// so a bad setup stops the node before it opens a socket.
+struct StartupPlan: Sendable {
+    let selfAddress: NodeAddress
+    let membership: Membership
+    let config: NodeConfig
+    let dataDirectory: String
+    let shardMap: ShardMap
+
+    /// Default config file, used only when it exists (an explicit `--config` must exist).
+    static let defaultConfigPath = "config/mystore.conf"
+
+    /// Reads and validates the inputs; `dataDirectoryFlag` overrides the config's data_dir.
+    static func make(
+        selfAddress selfText: String,
+        membershipPath: String,
+        configPath: String?,
+        dataDirectoryFlag: String?,
+        overrides: [String],
+        environment: [String: String]
+    ) throws(StartupError) -> StartupPlan {
+        let selfAddress: NodeAddress
+        do {
+            selfAddress = try NodeAddress(parsing: selfText)
+        } catch {
+            throw StartupError("--self: \(error)")
+        }
+
+        let membershipText = try LocalFiles.readText(membershipPath, what: "membership file")
+        let membership: Membership
+        do {
+            membership = try Membership(parsing: membershipText, source: membershipPath)
+        } catch {
+            throw StartupError(error.description)
+        }
+        guard membership.contains(selfAddress) else {
+            let members = membership.nodes.map(\.description).joined(separator: ", ")
+            throw StartupError("--self \(selfAddress) is not listed in \(membershipPath) (members: \(members))")
+        }
+
+        var file: (text: String, name: String)?
+        if let path = configPath ?? (LocalFiles.exists(defaultConfigPath) ? defaultConfigPath : nil) {
+            file = (try LocalFiles.readText(path, what: "config file"), path)
+        }
+        let config: NodeConfig
+        do {
+            config = try NodeConfig.load(file: file, environment: environment, overrides: overrides)
+        } catch {
+            throw StartupError(error.description)
+        }
+
+        let shardMap: ShardMap
+        do {
+            shardMap = try Placement.initial(
+                nodes: membership.nodes,
+                shardCount: config.shardCount,
+                replicationFactor: config.replicationFactor
+            )
+        } catch {
+            throw StartupError("config: \(error)")
+        }
+
+        let dataDirectory = dataDirectoryFlag ?? config.dataDir ?? "data/\(selfAddress.pathComponent)"
+        return StartupPlan(
+            selfAddress: selfAddress,
+            membership: membership,
+            config: config,
+            dataDirectory: dataDirectory,
+            shardMap: shardMap
+        )
+    }
+}

@@ -1,0 +1,94 @@
+import Testing
+@testable import Server
+
+@Suite("NodeConfig: file, environment and --set")
+struct NodeConfigTests {
+    @Test func defaultsWithoutAnySource() throws {
+        let config = try NodeConfig.load(file: nil, environment: [:], overrides: [])
+        #expect(config == NodeConfig())
+        #expect(config.shardCount == 16)
+        #expect(config.replicationFactor == 3)
+        #expect(config.dataDir == nil)
+    }
+
+    @Test func parsesFileWithCommentsAndBlankLines() throws {
+        let text = """
+        # a comment
+        shard_count = 32
+
+          replication_factor=5  \r
+        max_value_bytes = 2_097_152
+        data_dir = /var/lib/mystore
+        """
+        let config = try NodeConfig.load(file: (text, "mystore.conf"), environment: [:], overrides: [])
+        #expect(config.shardCount == 32)
+        #expect(config.replicationFactor == 5)
+        #expect(config.maxValueBytes == 2_097_152)
+        #expect(config.dataDir == "/var/lib/mystore")
+    }
+
+    @Test func unknownKeyNamesFileLineAndKey() {
+        let text = "# comment\nshard_count = 8\nshard_cont = 9\n"
+        #expect {
+            try NodeConfig.load(file: (text, "config/mystore.conf"), environment: [:], overrides: [])
+        } throws: { error in
+            let error = error as! ConfigError
+            return error.location == "config/mystore.conf:3" && error.message.hasPrefix(#"unknown setting "shard_cont""#)
+        }
+    }
+
+    @Test func badValueNamesFileLineKeyAndExpectedType() {
+        #expect(throws: ConfigError(location: "c.conf:1", message: #"shard_count expects an integer 1-16384, got "many""#)) {
+            try NodeConfig.load(file: ("shard_count = many", "c.conf"), environment: [:], overrides: [])
+        }
+        #expect(throws: ConfigError(location: "c.conf:2", message: #"shard_count expects an integer 1-16384, got "0""#)) {
+            try NodeConfig.load(file: ("\nshard_count = 0", "c.conf"), environment: [:], overrides: [])
+        }
+        #expect(throws: ConfigError(location: "c.conf:1", message: #"expected `key = value`, got "shard_count 8""#)) {
+            try NodeConfig.load(file: ("shard_count 8", "c.conf"), environment: [:], overrides: [])
+        }
+    }
+
+    @Test func flagBeatsEnvironmentBeatsFileBeatsDefault() throws {
+        let file = ("shard_count = 8\nreplication_factor = 2\nelection_ticks = 20\n", "f.conf")
+        let environment = ["MYSTORE_SHARD_COUNT": "4", "MYSTORE_REPLICATION_FACTOR": "1", "MYSTORE_UNRELATED": "x"]
+        let config = try NodeConfig.load(file: file, environment: environment, overrides: ["shard_count=2"])
+        #expect(config.shardCount == 2)          // flag
+        #expect(config.replicationFactor == 1)   // environment
+        #expect(config.electionTicks == 20)      // file
+        #expect(config.heartbeatTicks == 1)      // default
+    }
+
+    @Test func environmentAndFlagErrorsNameTheirSource() {
+        #expect(throws: ConfigError(location: "environment MYSTORE_MAX_CONNECTIONS", message: #"max_connections expects an integer 1-1000000, got "lots""#)) {
+            try NodeConfig.load(file: nil, environment: ["MYSTORE_MAX_CONNECTIONS": "lots"], overrides: [])
+        }
+        #expect(throws: ConfigError(location: "--set shard_count", message: "expected key=value")) {
+            try NodeConfig.load(file: nil, environment: [:], overrides: ["shard_count"])
+        }
+        #expect(throws: ConfigError.self) {
+            try NodeConfig.load(file: nil, environment: [:], overrides: ["nope=1"])
+        }
+    }
+
+    @Test func inconsistentSettingsAreRejected() {
+        #expect(throws: ConfigError.self) {
+            try NodeConfig.load(file: nil, environment: [:], overrides: ["heartbeat_ticks=10", "election_ticks=10"])
+        }
+        #expect(throws: ConfigError.self) {
+            try NodeConfig.load(file: nil, environment: [:], overrides: ["max_request_bytes=1000"])
+        }
+    }
+
+    /// The shipped config file must parse and list every setting with the built-in defaults.
+    @Test func shippedConfigFileMatchesDefaults() throws {
+        let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let text = try LocalFiles.readText("/" + path + "/config/mystore.conf", what: "config file")
+        let config = try NodeConfig.load(file: (text, "config/mystore.conf"), environment: [:], overrides: [])
+        #expect(config == NodeConfig())
+        for setting in NodeConfig.settings {
+            #expect(text.contains("\n# " + setting.key) || text.contains("\n#" + setting.key) || text.contains("\n" + setting.key),
+                    "config/mystore.conf does not document \(setting.key)")
+        }
+    }
+}

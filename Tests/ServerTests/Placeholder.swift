@@ -1,3 +1,0 @@
-import Testing
-@testable import Server
-@Test func placeholderServer() { #expect(Bool(true)) }

@@ -1,3 +1,0 @@
-import Testing
-@testable import ShardRouter
-@Test func placeholderShardRouter() { #expect(Bool(true)) }
