@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "mystore-server", targets: ["Server"]),
         .executable(name: "mystore", targets: ["Admin"]),
         .executable(name: "mystore-sim", targets: ["Simulator"]),
+        .executable(name: "mystore-bench", targets: ["Bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,6 +30,11 @@ let package = Package(
         .executableTarget(
             name: "Simulator",
             dependencies: ["RaftSimulator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Benchmarks of the storage (and, later, of a running cluster).
+        .executableTarget(
+            name: "Bench",
+            dependencies: ["MultiRaft", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // key -> slot -> shard, the shard map and placement (pure functions).
         .target(name: "ShardRouter"),
