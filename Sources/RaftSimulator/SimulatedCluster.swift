@@ -1,24 +1,32 @@
 import MultiRaft
 
-/// What one replica has made durable: all that survives a crash.
+/// What one replica has made durable: all that survives a crash. The log and hard state go
+/// through `MemoryLogStorage` (the same contract as the node's WAL); the snapshot is kept
+/// whole. `chains` shadows the durable log for the log-matching check.
 struct SimStorage {
-    var hardState = HardState()
+    static let group: GroupID = 0
+    let log = MemoryLogStorage()
     var snapshot: Snapshot?
-    var entries: [Entry] = []
-    /// chains[k] is the log-prefix hash through entries[k]; `baseChain` is the hash at the
-    /// index before entries[0].
+    /// chains[k] is the log-prefix hash through index baseIndex + 1 + k; `baseChain` is the
+    /// hash at `baseIndex`.
     var chains: [UInt64] = []
     var baseIndex: LogIndex = 0
     var baseChain: UInt64 = 0
 
     var persistedState: PersistedState {
-        PersistedState(hardState: hardState, snapshot: snapshot, entries: entries)
+        let r = log.recovered[Self.group]
+        return PersistedState(hardState: r?.hardState ?? HardState(), snapshot: snapshot, entries: r?.entries ?? [])
     }
 
     func chain(at index: LogIndex) -> UInt64? {
         if index == baseIndex { return baseChain }
-        guard index > baseIndex, index <= baseIndex + LogIndex(entries.count) else { return nil }
+        guard index > baseIndex, index <= baseIndex + LogIndex(chains.count) else { return nil }
         return chains[Int(index - baseIndex - 1)]
+    }
+
+    /// Makes records durable (in memory: they survive a simulated crash).
+    func persist(_ records: [WALRecord]) {
+        try! log.append(records)  // memory storage cannot fail
     }
 }
 

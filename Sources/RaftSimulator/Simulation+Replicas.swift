@@ -18,18 +18,15 @@ extension Simulation {
         }
     }
 
-    func appendDurable(_ rep: SimReplica, _ ents: [Entry]) {
+    /// Updates the log-matching shadow of a replica's durable log with newly persisted entries.
+    func shadowDurable(_ rep: SimReplica, _ ents: [Entry]) {
         guard let first = ents.first?.index else { return }
         var st = rep.storage
         let keep = Int(first - st.baseIndex - 1)
-        if keep < st.entries.count {
-            st.entries.removeSubrange(keep...)
-            st.chains.removeSubrange(keep...)
-        }
+        if keep < st.chains.count { st.chains.removeSubrange(keep...) }
         var prev = st.chain(at: first - 1) ?? 0
         for e in ents {
             let c = mixChain(prev, term: e.term, kind: e.kind, data: fingerprint(e.data))
-            st.entries.append(e)
             st.chains.append(c)
             prev = c
             if violation == nil, !groups.isEmpty {
@@ -49,16 +46,15 @@ extension Simulation {
             log("group \(rep.group): replica \(rep.id) on node \(node.index) leader of term \(rep.core.term)")
         }
         // 1. Persist.
+        rep.storage.persist(RecoveredGroup.records(for: SimStorage.group, ready: rd))
         if let snap = rd.snapshot {
             let meta = snap.metadata
             rep.storage.snapshot = snap
-            rep.storage.entries = []
             rep.storage.chains = []
             rep.storage.baseIndex = meta.index
             rep.storage.baseChain = checker.chain(index: meta.index, term: meta.term) ?? mixChain(0, term: meta.term, kind: .normal, data: meta.index)
         }
-        appendDurable(rep, rd.entries)
-        if let hs = rd.hardState { rep.storage.hardState = hs }
+        shadowDurable(rep, rd.entries)
         // 2. Send.
         for m in rd.messages { send(m, group: group, fromNode: node.index) }
         // 3. Apply.
@@ -117,10 +113,10 @@ extension Simulation {
             let through = snap.metadata.index > keepTrailing ? snap.metadata.index - keepTrailing : 0
             rep.core.compact(through: through)
             rep.storage.snapshot = snap
-            let drop = Int(min(through, rep.storage.baseIndex + LogIndex(rep.storage.entries.count)) - min(through, rep.storage.baseIndex))
+            try! rep.storage.log.compact(group: SimStorage.group, through: through)
+            let drop = Int(min(through, rep.storage.baseIndex + LogIndex(rep.storage.chains.count)) - min(through, rep.storage.baseIndex))
             if drop > 0 {
                 rep.storage.baseChain = rep.storage.chains[drop - 1]
-                rep.storage.entries.removeFirst(drop)
                 rep.storage.chains.removeFirst(drop)
                 rep.storage.baseIndex += LogIndex(drop)
             }

@@ -75,10 +75,10 @@ public final class Simulation {
             let hosts = (0..<nodeCount).filter { $0 != (g + options.nodes) % nodeCount }
             for (k, id) in founders.enumerated() {
                 let rep = SimReplica(group: g, id: id)
-                rep.storage = SimStorage()
                 let boot = PersistedState.bootstrap(voters: founders)
-                rep.storage.hardState = boot.hardState
-                appendDurable(rep, boot.entries)
+                rep.storage.persist([.entries(group: SimStorage.group, entries: boot.entries),
+                                     .hardState(group: SimStorage.group, state: boot.hardState)])
+                shadowDurable(rep, boot.entries)
                 rep.core = makeCore(rep)
                 rep.alive = true
                 nodes[hosts[k]].replicas[g] = rep
