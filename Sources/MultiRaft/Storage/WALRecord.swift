@@ -30,12 +30,7 @@ public enum WALRecord: Sendable, Equatable {
             w.write(UInt8(1))
             w.write(g)
             w.write(UInt32(ents.count))
-            for e in ents {
-                w.write(e.term)
-                w.write(e.index)
-                w.write(e.kind.rawValue)
-                w.writeBlob(e.data)
-            }
+            for e in ents { e.encode(into: &w) }
         case .hardState(let g, let hs):
             w.write(UInt8(2))
             w.write(g)
@@ -67,12 +62,7 @@ public enum WALRecord: Sendable, Equatable {
             guard Int(n) <= r.remaining / 21 + 1 else { throw DecodeError("entry count \(n) exceeds the record") }
             var ents: [Entry] = []
             ents.reserveCapacity(Int(n))
-            for _ in 0..<n {
-                let term = try r.readUInt64()
-                let index = try r.readUInt64()
-                guard let kind = Entry.Kind(rawValue: try r.readUInt8()) else { throw DecodeError("unknown entry kind") }
-                ents.append(Entry(term: term, index: index, kind: kind, data: try r.readBlob()))
-            }
+            for _ in 0..<n { ents.append(try Entry.decode(from: &r)) }
             for k in ents.indices.dropFirst() where ents[k].index != ents[k - 1].index + 1 {
                 throw DecodeError("entries are not contiguous")
             }

@@ -1,0 +1,71 @@
+/// Identifies a node of the cluster to the host (the server maps it to an address).
+public typealias NodeID = UInt64
+
+/// A replicated state machine plugged into the host: the key-value store of a shard, or the
+/// shard map of the meta group. Called only on the host's thread.
+public protocol GroupStateMachine: AnyObject {
+    /// Applies the payload of a committed entry; the result goes back to the proposer.
+    func apply(index: LogIndex, data: [UInt8]) -> any Sendable
+    /// Streams the whole state as bytes.
+    func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws
+    /// Replaces the state by a stream that `writeSnapshot` produced.
+    func restore(from source: () throws -> [UInt8]?) throws
+}
+
+/// Carries Raft messages between nodes. Best effort: lost messages are Raft's business.
+public protocol RaftTransport: AnyObject, Sendable {
+    /// Sends messages of any number of groups to one node, as one batch.
+    func send(_ batch: [(group: GroupID, message: Message)], to node: NodeID)
+}
+
+/// Why a proposal or read did not complete.
+public enum HostError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Not the leader; the leader's node if known.
+    case notLeader(NodeID?)
+    case unknownGroup(GroupID)
+    case timeout
+    case dropped(String)
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .notLeader(let n): n.map { "not the leader (leader is node \($0))" } ?? "no leader elected yet"
+        case .unknownGroup(let g): "group \(g) is not hosted on this node"
+        case .timeout: "timed out waiting for the cluster"
+        case .dropped(let why): "dropped: \(why)"
+        case .storage(let why): "storage failure: \(why)"
+        }
+    }
+}
+
+/// Every knob of the host, with its default.
+public struct HostSettings: Sendable {
+    /// Milliseconds per Raft tick.
+    public var tickMillis = 100
+    /// Raft settings applied to every replica (its id is set per group).
+    public var raft = RaftSettings(id: 1)
+    /// Take a snapshot and compact once this many entries were applied since the last one.
+    public var snapshotEntries: UInt64 = 20_000
+    /// Entries kept in the log behind a snapshot, so slow followers catch up from the log.
+    public var keepTrailingEntries: UInt64 = 2_000
+    /// Proposals and reads not completed within this many milliseconds fail with `.timeout`.
+    public var requestTimeoutMillis = 5_000
+    /// Upper bound on inputs taken from the mailbox per loop iteration.
+    public var maxInputsPerIteration = 10_000
+
+    public init() {}
+}
+
+/// What the host reports about one of its replicas.
+public struct GroupStatus: Sendable, Equatable {
+    public var group: GroupID
+    public var replica: ReplicaID
+    public var role: RaftRole
+    public var leaderNode: NodeID?
+    public var term: Term
+    public var commitIndex: LogIndex
+    public var appliedIndex: LogIndex
+    public var lastIndex: LogIndex
+    public var voters: [ReplicaID]
+    public var learners: [ReplicaID]
+}

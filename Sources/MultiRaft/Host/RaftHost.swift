@@ -1,0 +1,329 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Drives every Raft replica of one node from one thread: one ticker for all groups, one batch
+/// of `Ready`s per loop iteration, one WAL write and one fdatasync for the whole batch (group
+/// commit across groups), then messages out, batched per destination node, then apply.
+///
+/// Inputs arrive from any thread through a mailbox; results leave through completion
+/// closures, called on the host thread (they must hand off quickly).
+public final class RaftHost: @unchecked Sendable {
+    public typealias Completion = @Sendable (Result<any Sendable, HostError>) -> Void
+    public typealias ReadBody = @Sendable (any GroupStateMachine) -> any Sendable
+
+    enum Input {
+        case messages([(group: GroupID, message: Message)])
+        case propose(GroupID, [UInt8], Completion)
+        case read(GroupID, ReadBody, Completion)
+        case transferLeadership(GroupID, ReplicaID)
+        case call(@Sendable (RaftHost) -> Void)
+    }
+
+    final class HostedGroup {
+        let id: GroupID
+        var core: RaftReplica
+        let stateMachine: any GroupStateMachine
+        var nodeOf: [ReplicaID: NodeID]
+        var lastSnapshotIndex: LogIndex
+        var proposals: [UInt64: (completion: Completion, deadline: Double)] = [:]
+        var reads: [UInt64: (body: ReadBody, completion: Completion, deadline: Double, index: LogIndex?)] = [:]
+
+        init(id: GroupID, core: RaftReplica, stateMachine: any GroupStateMachine, nodeOf: [ReplicaID: NodeID], lastSnapshotIndex: LogIndex) {
+            self.id = id
+            self.core = core
+            self.stateMachine = stateMachine
+            self.nodeOf = nodeOf
+            self.lastSnapshotIndex = lastSnapshotIndex
+        }
+    }
+
+    public let node: NodeID
+    public let settings: HostSettings
+    let wal: WriteAheadLog
+    let snapshotDirectory: String
+    let transport: any RaftTransport
+    var groups: [GroupID: HostedGroup] = [:]
+    private let mailbox = Mutex<[Input]>([])
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let running = Atomic<Bool>(false)
+    private let statusBox = Mutex<[GroupID: GroupStatus]>([:])
+    private var nextID: UInt64 = 1
+    /// Notes for the node's log (storage repairs, dropped snapshots); drained by `takeNotes`.
+    private let notes = Mutex<[String]>([])
+
+    public init(node: NodeID, settings: HostSettings, wal: WriteAheadLog, snapshotDirectory: String, transport: any RaftTransport) {
+        self.node = node
+        self.settings = settings
+        self.wal = wal
+        self.snapshotDirectory = snapshotDirectory
+        self.transport = transport
+    }
+
+    // MARK: - Setup (before start)
+
+    /// Hosts a replica of `group`: recovers it from the WAL and its newest snapshot file, or
+    /// bootstraps it with `bootstrapVoters` when nothing is stored. `nodeOf` maps the group's
+    /// replica ids to nodes.
+    public func addGroup(_ group: GroupID, replica: ReplicaID, stateMachine: any GroupStateMachine,
+                         nodeOf: [ReplicaID: NodeID], bootstrapVoters: [ReplicaID]) throws(StorageError) {
+        var state: PersistedState
+        var snapIndex: LogIndex = 0
+        if let recovered = wal.recovered[group] {
+            state = PersistedState(hardState: recovered.hardState, entries: recovered.entries)
+            if let path = try newestSnapshot(of: group) {
+                let reader = try SnapshotReader(path: path)
+                do {
+                    try stateMachine.restore(from: { () throws(StorageError) -> [UInt8]? in try reader.nextChunk() })
+                } catch {
+                    throw StorageError(path: path, reason: "cannot restore the state machine: \(error)")
+                }
+                state.snapshot = Snapshot(metadata: reader.metadata, data: [])
+                snapIndex = reader.metadata.index
+            }
+        } else {
+            state = .bootstrap(voters: bootstrapVoters)
+            try wal.append([.entries(group: group, entries: state.entries), .hardState(group: group, state: state.hardState)])
+        }
+        var s = settings.raft
+        s.id = replica
+        let core = RaftReplica(settings: s, state: state, randomSeed: UInt64(truncatingIfNeeded: monotonicNanos()) ^ group)
+        groups[group] = HostedGroup(id: group, core: core, stateMachine: stateMachine, nodeOf: nodeOf, lastSnapshotIndex: snapIndex)
+    }
+
+    func newestSnapshot(of group: GroupID) throws(StorageError) -> String? {
+        guard FileSystem.exists(snapshotDirectory) else { return nil }
+        let prefix = "snap-\(SnapshotFormat.hex(group))-"
+        return try FileSystem.list(snapshotDirectory).filter { $0.hasPrefix(prefix) && $0.hasSuffix(".snap") }.last
+            .map { snapshotDirectory + "/" + $0 }
+    }
+
+    // MARK: - Running
+
+    public func start() {
+        running.store(true, ordering: .sequentiallyConsistent)
+        for g in groups.values { publishStatus(g) }
+        Thread.detach { [self] in loop() }
+    }
+
+    public func stop() {
+        guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
+        wake.signal()
+        stopped.wait()
+    }
+
+    private func submit(_ input: Input) {
+        let first = mailbox.withLock { box in
+            box.append(input)
+            return box.count == 1
+        }
+        if first { wake.signal() }
+    }
+
+    // MARK: - Inputs (any thread)
+
+    public func receive(_ batch: [(group: GroupID, message: Message)]) { submit(.messages(batch)) }
+
+    /// Proposes `payload` to `group`; completes with the state machine's result once applied
+    /// here, or with an error (not the leader, timeout).
+    public func propose(_ group: GroupID, _ payload: [UInt8], completion: @escaping Completion) {
+        submit(.propose(group, payload, completion))
+    }
+
+    /// Runs `body` against the group's state machine once a linearizable read is confirmed
+    /// (ReadIndex) and applied here.
+    public func read(_ group: GroupID, _ body: @escaping ReadBody, completion: @escaping Completion) {
+        submit(.read(group, body, completion))
+    }
+
+    public func transferLeadership(_ group: GroupID, to replica: ReplicaID) { submit(.transferLeadership(group, replica)) }
+
+    /// Runs `body` on the host thread.
+    public func call(_ body: @escaping @Sendable (RaftHost) -> Void) { submit(.call(body)) }
+
+    /// The latest status of every hosted replica (updated by the host thread).
+    public func status() -> [GroupStatus] { statusBox.withLock { Array($0.values) }.sorted { $0.group < $1.group } }
+
+    public func status(of group: GroupID) -> GroupStatus? { statusBox.withLock { $0[group] } }
+
+    public func takeNotes() -> [String] { notes.withLock { n in defer { n = [] }; return n } }
+
+    func note(_ s: String) { notes.withLock { $0.append(s) } }
+
+    // MARK: - The loop
+
+    private func loop() {
+        var nextTick = now() + Double(settings.tickMillis) / 1000
+        while running.load(ordering: .sequentiallyConsistent) {
+            let inputs = mailbox.withLock { box in defer { box = [] }; return box }
+            for input in inputs { handle(input) }
+            let t = now()
+            if t >= nextTick {
+                nextTick += Double(settings.tickMillis) / 1000
+                if nextTick < t { nextTick = t + Double(settings.tickMillis) / 1000 }
+                for g in groups.values { g.core.tick() }
+                expireRequests(now: t)
+            }
+            processReady()
+            let hasWork = mailbox.withLock { !$0.isEmpty } || groups.values.contains { $0.core.hasReady }
+            if !hasWork {
+                let wait = max(0, nextTick - now())
+                _ = wake.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
+            }
+        }
+        stopped.signal()
+    }
+
+    private func handle(_ input: Input) {
+        switch input {
+        case .messages(let batch):
+            for (gid, m) in batch {
+                guard let g = groups[gid] else { continue }
+                if m.kind == .snapshot && !acceptSnapshotFile(g, m) { continue }
+                g.core.step(m)
+            }
+        case .propose(let gid, let payload, let completion):
+            guard let g = groups[gid] else { return completion(.failure(.unknownGroup(gid))) }
+            guard g.core.role == .leader else { return completion(.failure(.notLeader(leaderNode(g)))) }
+            let id = nextID
+            nextID += 1
+            var w = BinaryWriter(capacity: payload.count + 16)
+            w.write(node)
+            w.write(id)
+            w.write(payload)
+            switch g.core.propose(w.bytes) {
+            case .success:
+                g.proposals[id] = (completion, now() + Double(settings.requestTimeoutMillis) / 1000)
+            case .failure(let e):
+                completion(.failure(.dropped(e.description)))
+            }
+        case .read(let gid, let body, let completion):
+            guard let g = groups[gid] else { return completion(.failure(.unknownGroup(gid))) }
+            let id = nextID
+            nextID += 1
+            var ctx = BinaryWriter()
+            ctx.write(id)
+            switch g.core.readIndex(ctx.bytes) {
+            case .success:
+                g.reads[id] = (body, completion, now() + Double(settings.requestTimeoutMillis) / 1000, nil)
+            case .failure:
+                completion(.failure(.notLeader(leaderNode(g))))
+            }
+        case .transferLeadership(let gid, let replica):
+            groups[gid]?.core.transferLeadership(to: replica)
+        case .call(let body):
+            body(self)
+        }
+    }
+
+    func leaderNode(_ g: HostedGroup) -> NodeID? {
+        g.core.leader == 0 ? nil : g.nodeOf[g.core.leader]
+    }
+
+    private func expireRequests(now t: Double) {
+        for g in groups.values {
+            for (id, p) in g.proposals where p.deadline <= t {
+                g.proposals[id] = nil
+                p.completion(.failure(.timeout))
+            }
+            for (id, r) in g.reads where r.deadline <= t {
+                g.reads[id] = nil
+                r.completion(.failure(.timeout))
+            }
+        }
+    }
+
+    /// One round of group commit: every group's Ready persisted with one WAL append, then
+    /// messages sent per node, then entries applied.
+    private func processReady() {
+        var readies: [(HostedGroup, Ready)] = []
+        var records: [WALRecord] = []
+        for gid in groups.keys.sorted() {
+            let g = groups[gid]!
+            guard g.core.hasReady else { continue }
+            let rd = g.core.ready()
+            records.append(contentsOf: RecoveredGroup.records(for: gid, ready: rd))
+            readies.append((g, rd))
+        }
+        guard !readies.isEmpty else { return }
+        do {
+            try wal.append(records)
+        } catch {
+            // Nothing may be sent or applied that is not durable: stop the node.
+            stopNode("cannot write the WAL: \(error)")
+        }
+        var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
+        for (g, rd) in readies {
+            for var m in rd.messages {
+                guard let dest = g.nodeOf[m.to] else { continue }
+                if m.kind == .snapshot { attachSnapshotFile(g, &m) }
+                outbox[dest, default: []].append((g.id, m))
+            }
+        }
+        for (dest, batch) in outbox { transport.send(batch, to: dest) }
+        for (g, rd) in readies {
+            if let snap = rd.snapshot { installSnapshot(g, snap) }
+            apply(g, rd.committedEntries)
+            for rs in rd.readStates {
+                var r = BinaryReader(rs.context)
+                if let id = try? r.readUInt64(), g.reads[id] != nil { g.reads[id]!.index = rs.index }
+            }
+            if rd.softState != nil && g.core.role != .leader {
+                // Lost leadership: pending proposals may never commit here; let callers retry.
+                for (_, p) in g.proposals { p.completion(.failure(.notLeader(leaderNode(g)))) }
+                g.proposals = [:]
+            }
+            g.core.advance(rd)
+            serveReads(g)
+            maybeSnapshot(g)
+            publishStatus(g)
+        }
+    }
+
+    private func apply(_ g: HostedGroup, _ entries: [Entry]) {
+        for e in entries where e.kind == .normal && e.data.count >= 16 {
+            var r = BinaryReader(e.data)
+            guard let origin = try? r.readUInt64(), let id = try? r.readUInt64() else { continue }
+            let result = g.stateMachine.apply(index: e.index, data: Array(e.data[16...]))
+            if origin == node, let p = g.proposals.removeValue(forKey: id) {
+                p.completion(.success(result))
+            }
+        }
+    }
+
+    private func serveReads(_ g: HostedGroup) {
+        guard !g.reads.isEmpty else { return }
+        let applied = g.core.appliedIndex
+        for (id, r) in g.reads {
+            guard let index = r.index, index <= applied else { continue }
+            g.reads[id] = nil
+            r.completion(.success(r.body(g.stateMachine)))
+        }
+    }
+
+    private func publishStatus(_ g: HostedGroup) {
+        let c = g.core
+        let st = GroupStatus(group: g.id, replica: c.id, role: c.role, leaderNode: leaderNode(g), term: c.term,
+                             commitIndex: c.commitIndex, appliedIndex: c.appliedIndex, lastIndex: c.lastIndex,
+                             voters: c.configuration.voters.sorted(), learners: c.configuration.learners.sorted())
+        statusBox.withLock { $0[g.id] = st }
+    }
+}
+
+/// Stops the process: used only when continuing would acknowledge what is not durable.
+func stopNode(_ message: String) -> Never {
+    let line = "mystore-server: fatal: \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(3)
+}
+
+func now() -> Double { Double(monotonicNanos()) / 1e9 }
+
+func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

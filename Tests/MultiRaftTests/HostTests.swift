@@ -1,0 +1,146 @@
+import Testing
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import MultiRaft
+
+/// A state machine for host tests: an append-only list of strings.
+final class ListMachine: GroupStateMachine {
+    var items: [String] = []
+    func apply(index: LogIndex, data: [UInt8]) -> any Sendable {
+        items.append(String(decoding: data, as: UTF8.self))
+        return items.count
+    }
+    func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws {
+        var w = BinaryWriter()
+        w.write(UInt32(items.count))
+        for i in items { w.writeBlob(Array(i.utf8)) }
+        try sink(w.bytes)
+    }
+    func restore(from source: () throws -> [UInt8]?) throws {
+        var all: [UInt8] = []
+        while let c = try source() { all += c }
+        var r = BinaryReader(all)
+        items = try (0..<r.readUInt32()).map { _ in String(decoding: try r.readBlob(), as: UTF8.self) }
+    }
+}
+
+/// Delivers batches straight into the destination host (asynchronously, like a network).
+final class LoopbackTransport: RaftTransport, @unchecked Sendable {
+    let hosts = Mutex<[NodeID: RaftHost]>([:])
+    let down = Mutex<Set<NodeID>>([])
+    func send(_ batch: [(group: GroupID, message: Message)], to node: NodeID) {
+        guard !down.withLock({ $0.contains(node) }), let h = hosts.withLock({ $0[node] }) else { return }
+        h.receive(batch)
+    }
+}
+
+final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v } }
+
+func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
+    let deadline = now() + seconds
+    while now() < deadline {
+        if cond() { return true }
+        usleep(20_000)
+    }
+    return false
+}
+
+@Suite(.serialized) struct HostTests {
+    func makeHost(_ node: NodeID, dir: TempDir, transport: LoopbackTransport, groups: [GroupID], snapshotEntries: UInt64 = 20_000) throws -> (RaftHost, [GroupID: ListMachine]) {
+        var s = HostSettings()
+        s.tickMillis = 10
+        s.snapshotEntries = snapshotEntries
+        s.keepTrailingEntries = 5
+        let wal = try WriteAheadLog(settings: WALSettings(directory: dir.path + "/n\(node)/wal"))
+        let host = RaftHost(node: node, settings: s, wal: wal, snapshotDirectory: dir.path + "/n\(node)/snap", transport: transport)
+        var machines: [GroupID: ListMachine] = [:]
+        for g in groups {
+            let m = ListMachine()
+            machines[g] = m
+            try host.addGroup(g, replica: node, stateMachine: m, nodeOf: [1: 1, 2: 2, 3: 3], bootstrapVoters: [1, 2, 3])
+        }
+        transport.hosts.withLock { $0[node] = host }
+        return (host, machines)
+    }
+
+    func propose(_ hosts: [RaftHost], _ group: GroupID, _ text: String) -> Bool {
+        for _ in 0..<200 {
+            for h in hosts where h.status(of: group)?.role == .leader {
+                let done = DispatchSemaphore(value: 0)
+                let ok = Box(false)
+                h.propose(group, Array(text.utf8)) { r in
+                    if case .success = r { ok.value = true }
+                    done.signal()
+                }
+                done.wait()
+                if ok.value { return true }
+            }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    @Test func threeHostsElectCommitReadAndRecover() throws {
+        let dir = TempDir("host")
+        defer { dir.cleanup() }
+        let t = LoopbackTransport()
+        var hosts: [RaftHost] = []
+        for n: NodeID in 1...3 { hosts.append(try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30).0) }
+        hosts.forEach { $0.start() }
+        for g: GroupID in [1, 2] {
+            #expect(waitFor("leader") { hosts.contains { $0.status(of: g)?.role == .leader } })
+        }
+        for i in 0..<100 { #expect(propose(hosts, 1, "a\(i)")) }
+        #expect(propose(hosts, 2, "b"))
+        // A linearizable read through a follower.
+        let follower = hosts.first { $0.status(of: 1)?.role == .follower }!
+        let done = DispatchSemaphore(value: 0)
+        let count = Box(-1)
+        follower.read(1, { sm in (sm as! ListMachine).items.count }) { r in
+            if case .success(let v) = r { count.value = v as! Int }
+            done.signal()
+        }
+        done.wait()
+        #expect(count.value == 100)
+        // Snapshots were taken and the WAL compacted.
+        #expect(hosts.allSatisfy { ($0.status(of: 1)?.appliedIndex ?? 0) >= 100 })
+        hosts.forEach { $0.stop() }
+        // Restart everything from disk.
+        var machines: [[GroupID: ListMachine]] = []
+        hosts = []
+        for n: NodeID in 1...3 {
+            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30)
+            hosts.append(h)
+            machines.append(m)
+        }
+        hosts.forEach { $0.start() }
+        #expect(waitFor("replay") { machines.allSatisfy { $0[1]!.items.count == 100 && $0[2]!.items.count == 1 } })
+        #expect(machines[0][1]!.items.suffix(2) == ["a98", "a99"])
+        #expect(propose(hosts, 1, "after restart"))
+        hosts.forEach { $0.stop() }
+    }
+
+    @Test func laggingHostCatchesUpThroughSnapshot() throws {
+        let dir = TempDir("host-snap")
+        defer { dir.cleanup() }
+        let t = LoopbackTransport()
+        var hosts: [RaftHost] = []
+        var machines: [[GroupID: ListMachine]] = []
+        for n: NodeID in 1...3 {
+            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [7], snapshotEntries: 20)
+            hosts.append(h)
+            machines.append(m)
+        }
+        t.down.withLock { $0 = [3] }
+        hosts[0].start(); hosts[1].start()
+        for i in 0..<80 { #expect(propose(Array(hosts[0...1]), 7, "x\(i)")) }
+        t.down.withLock { $0 = [] }
+        hosts[2].start()
+        #expect(waitFor("catch up") { machines[2][7]!.items.count == 80 })
+        #expect(machines[2][7]!.items == machines[0][7]!.items)
+        hosts.forEach { $0.stop() }
+    }
+}
