@@ -1,0 +1,172 @@
+import MultiRaft
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Connections between nodes: one TCP connection per node pair, opened by the node with the
+/// lower id and used in both directions; re-dialled with backoff when it drops. Carries Raft
+/// batches (`RaftTransport`) and forwarded client commands.
+final class PeerTransport: RaftTransport, @unchecked Sendable {
+    let selfNode: NodeID
+    let clusterID: UInt64
+    let peers: [NodeID: (host: String, port: Int)]
+    let group: any EventLoopGroup
+    private let channels = NIOLockedValueBox<[NodeID: any Channel]>([:])
+    private let dialing = NIOLockedValueBox<Set<NodeID>>([])
+    private let pendingForwards = NIOLockedValueBox<[UInt64: @Sendable ([UInt8]?) -> Void]>([:])
+    private let nextForward = NIOLockedValueBox<UInt64>(1)
+    private let stopped = NIOLockedValueBox(false)
+    /// Where inbound Raft batches go (the host), set before `start`.
+    var onRaft: @Sendable ([(group: GroupID, message: Message)]) -> Void = { _ in }
+    /// Executes a forwarded command and completes with its RESP reply bytes.
+    var onForward: @Sendable (_ arguments: [[UInt8]], _ hops: UInt8, _ reply: @escaping @Sendable ([UInt8]) -> Void) -> Void = { _, _, r in r([]) }
+    private var server: (any Channel)?
+
+    init(selfNode: NodeID, clusterID: UInt64, peers: [NodeID: (host: String, port: Int)], group: any EventLoopGroup) {
+        self.selfNode = selfNode
+        self.clusterID = clusterID
+        self.peers = peers
+        self.group = group
+    }
+
+    /// Listens on the peer port and starts dialling the peers this node is responsible for.
+    func start(host: String, port: Int) async throws {
+        server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(PeerHandler(transport: self, dialedPeer: nil))
+                }
+            }
+            .bind(host: host, port: port).get()
+        for peer in peers.keys where peer > selfNode { dial(peer, attempt: 0) }
+    }
+
+    func stop() {
+        stopped.withLockedValue { $0 = true }
+        server?.close(promise: nil)
+        for ch in channels.withLockedValue({ Array($0.values) }) { ch.close(promise: nil) }
+    }
+
+    private func dial(_ peer: NodeID, attempt: Int) {
+        guard !stopped.withLockedValue({ $0 }), let addr = peers[peer] else { return }
+        guard dialing.withLockedValue({ $0.insert(peer).inserted }) else { return }
+        ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(2))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(PeerHandler(transport: self, dialedPeer: peer))
+                }
+            }
+            .connect(host: addr.host, port: addr.port)
+            .whenComplete { [self] result in
+                dialing.withLockedValue { _ = $0.remove(peer) }
+                switch result {
+                case .success(let ch):
+                    ch.writeAndFlush(ByteBuffer(bytes: PeerFrame.hello(node: selfNode, cluster: clusterID).encoded()), promise: nil)
+                    register(peer, ch)
+                case .failure:
+                    redial(peer, attempt: attempt + 1)
+                }
+            }
+    }
+
+    /// Backoff: 50 ms doubling up to 2 s.
+    func redial(_ peer: NodeID, attempt: Int) {
+        guard !stopped.withLockedValue({ $0 }), peer > selfNode else { return }
+        let delay = min(2_000, 50 << min(attempt, 6))
+        group.next().scheduleTask(in: .milliseconds(Int64(delay))) { [self] in dial(peer, attempt: attempt) }
+    }
+
+    func register(_ peer: NodeID, _ channel: any Channel) {
+        let old = channels.withLockedValue { c in defer { c[peer] = channel }; return c[peer] }
+        if let old, old !== channel { old.close(promise: nil) }
+        channel.closeFuture.whenComplete { [self] _ in
+            let removed = channels.withLockedValue { c -> Bool in
+                guard c[peer] === channel else { return false }
+                c[peer] = nil
+                return true
+            }
+            if removed { redial(peer, attempt: 0) }
+        }
+    }
+
+    private func write(_ frame: PeerFrame, to node: NodeID) -> Bool {
+        guard let ch = channels.withLockedValue({ $0[node] }) else {
+            if node > selfNode { dial(node, attempt: 0) }
+            return false
+        }
+        ch.writeAndFlush(ByteBuffer(bytes: frame.encoded()), promise: nil)
+        return true
+    }
+
+    // MARK: RaftTransport
+
+    func send(_ batch: [(group: GroupID, message: Message)], to node: NodeID) {
+        _ = write(.raft(batch), to: node)
+    }
+
+    // MARK: Forwarding
+
+    /// Sends a client command to `node`; `reply` gets the RESP reply bytes, or nil when the
+    /// node cannot be reached (or does not answer within the timeout).
+    func forward(_ arguments: [[UInt8]], hops: UInt8, to node: NodeID, timeoutMillis: Int64, reply: @escaping @Sendable ([UInt8]?) -> Void) {
+        let id = nextForward.withLockedValue { n in defer { n += 1 }; return n }
+        pendingForwards.withLockedValue { $0[id] = reply }
+        guard write(.forward(id: id, hops: hops, arguments: arguments), to: node) else {
+            pendingForwards.withLockedValue { $0[id] = nil }
+            reply(nil)
+            return
+        }
+        group.next().scheduleTask(in: .milliseconds(timeoutMillis)) { [self] in
+            if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(nil) }
+        }
+    }
+
+    func handle(_ frame: PeerFrame, on channel: any Channel, dialedPeer: NodeID?, helloFrom: inout NodeID?) {
+        switch frame {
+        case .hello(let node, let cluster):
+            guard cluster == clusterID, peers[node] != nil else {
+                channel.close(promise: nil)
+                return
+            }
+            helloFrom = node
+            register(node, channel)
+        case .raft(let batch):
+            guard dialedPeer != nil || helloFrom != nil else { return channel.close(promise: nil) }
+            onRaft(batch)
+        case .forward(let id, let hops, let args):
+            guard dialedPeer != nil || helloFrom != nil else { return channel.close(promise: nil) }
+            onForward(args, hops) { resp in
+                channel.writeAndFlush(ByteBuffer(bytes: PeerFrame.reply(id: id, resp: resp).encoded()), promise: nil)
+            }
+        case .reply(let id, let resp):
+            if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(resp) }
+        }
+    }
+}
+
+/// One peer connection's inbound side.
+final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = PeerFrame
+    let transport: PeerTransport
+    let dialedPeer: NodeID?
+    var helloFrom: NodeID?
+
+    init(transport: PeerTransport, dialedPeer: NodeID?) {
+        self.transport = transport
+        self.dialedPeer = dialedPeer
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        transport.handle(unwrapInboundIn(data), on: context.channel, dialedPeer: dialedPeer, helloFrom: &helloFrom)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
