@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "MultiRaft", targets: ["MultiRaft"]),
         .library(name: "ShardRouter", targets: ["ShardRouter"]),
+        .library(name: "KVStore", targets: ["KVStore"]),
         .executable(name: "mystore-server", targets: ["Server"]),
         .executable(name: "mystore", targets: ["Admin"]),
         .executable(name: "mystore-sim", targets: ["Simulator"]),
@@ -36,6 +37,9 @@ let package = Package(
             name: "Bench",
             dependencies: ["MultiRaft", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The key-value state machine plugin: strings, expiry, per-key history, client sessions,
+        // snapshot encoding. Pure and deterministic; no networking.
+        .target(name: "KVStore", dependencies: ["MultiRaft"], swiftSettings: optimizedInDebug),
         // key -> slot -> shard, the shard map and placement (pure functions).
         .target(name: "ShardRouter"),
         .executableTarget(
@@ -55,6 +59,7 @@ let package = Package(
         ),
         .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft"]),
         .testTarget(name: "RaftSimulatorTests", dependencies: ["RaftSimulator", "MultiRaft"]),
+        .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "MultiRaft"]),
         .testTarget(name: "ShardRouterTests", dependencies: ["ShardRouter"]),
         .testTarget(
             name: "ServerTests",

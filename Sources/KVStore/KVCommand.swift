@@ -1,0 +1,62 @@
+/// A write command of the string data type, as carried inside a `KVRequest`.
+///
+/// Every case follows the Redis command of the same meaning; see `KVStateMachine` for the
+/// exact replies.
+public enum KVCommand: Sendable, Equatable {
+    /// SET with its NX / XX / IFEQ condition, EX / PX / EXAT / PXAT / KEEPTTL expiry and GET.
+    case set(key: [UInt8], value: [UInt8], condition: SetCondition, expiry: Expiry, returnOld: Bool)
+    /// DEL: replies with the number of keys that existed.
+    case delete(keys: [[UInt8]])
+    /// INCR / INCRBY / DECR / DECRBY: replies with the new value.
+    case incrementBy(key: [UInt8], delta: Int64)
+    /// APPEND: creates a missing key; replies with the new length.
+    case append(key: [UInt8], value: [UInt8])
+    /// GETDEL: replies with the old value (or null) and deletes the key.
+    case getDelete(key: [UInt8])
+    /// GETSET: replies with the old value (or null); clears the TTL.
+    case getSet(key: [UInt8], value: [UInt8])
+    /// MSET of keys that all belong to one shard; always replies OK.
+    case multiSet(pairs: [([UInt8], [UInt8])])
+    /// Does nothing; replies OK.
+    case noop
+
+    public static func == (lhs: KVCommand, rhs: KVCommand) -> Bool {
+        switch (lhs, rhs) {
+        case let (.set(k1, v1, c1, e1, r1), .set(k2, v2, c2, e2, r2)):
+            return k1 == k2 && v1 == v2 && c1 == c2 && e1 == e2 && r1 == r2
+        case let (.delete(a), .delete(b)): return a == b
+        case let (.incrementBy(k1, d1), .incrementBy(k2, d2)): return k1 == k2 && d1 == d2
+        case let (.append(k1, v1), .append(k2, v2)): return k1 == k2 && v1 == v2
+        case let (.getDelete(a), .getDelete(b)): return a == b
+        case let (.getSet(k1, v1), .getSet(k2, v2)): return k1 == k2 && v1 == v2
+        case let (.multiSet(a), .multiSet(b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.noop, .noop): return true
+        default: return false
+        }
+    }
+}
+
+/// When a SET takes effect.
+public enum SetCondition: Sendable, Equatable {
+    /// Unconditionally.
+    case always
+    /// NX: only if the key does not exist.
+    case ifAbsent
+    /// XX: only if the key exists.
+    case ifPresent
+    /// IFEQ (Valkey 8.1): only if the key exists and its value equals this one.
+    case ifEqual([UInt8])
+}
+
+/// The expiry a SET gives its key. Relative expiries count from the entry's timestamp.
+public enum Expiry: Sendable, Equatable {
+    /// No expiry; clears an existing TTL, as a plain Redis SET does.
+    case none
+    /// KEEPTTL: keeps the key's current expiry.
+    case keep
+    /// EX / PX: this many milliseconds after the entry's timestamp.
+    case afterMillis(UInt64)
+    /// EXAT / PXAT: at this Unix time in milliseconds.
+    case atMillis(UInt64)
+}

@@ -1,0 +1,103 @@
+import MultiRaft
+
+/// The commands, with the replies and errors of their Redis counterparts.
+extension KVStateMachine {
+    static let notAnInteger = "ERR value is not an integer or out of range"
+    static let wouldOverflow = "ERR increment or decrement would overflow"
+    static let invalidExpire = "ERR invalid expire time in 'set' command"
+    static let tooLarge = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+
+    func execute(_ command: KVCommand, index: LogIndex) -> KVResult {
+        switch command {
+        case let .set(key, value, condition, expiry, returnOld):
+            return set(StoreKey(key), value, condition: condition, expiry: expiry, returnOld: returnOld, index: index)
+        case .delete(let keys):
+            var removed: Int64 = 0
+            for key in keys.map(StoreKey.init) where liveValue(key) != nil {
+                delete(key, index: index)
+                removed += 1
+            }
+            return .integer(removed)
+        case let .incrementBy(key, delta):
+            return increment(StoreKey(key), by: delta, index: index)
+        case let .append(key, value):
+            let k = StoreKey(key)
+            let old = liveValue(k)
+            let length = (old?.count ?? 0) + value.count
+            guard length <= settings.maxValueBytes else { return .error(Self.tooLarge) }
+            write(k, (old ?? []) + value, expiresAt: keptExpiry(k), index: index)
+            return .integer(Int64(length))
+        case .getDelete(let key):
+            let k = StoreKey(key)
+            guard let old = liveValue(k) else { return .null }
+            delete(k, index: index)
+            return .bulk(old)
+        case let .getSet(key, value):
+            let k = StoreKey(key)
+            let old = liveValue(k)
+            write(k, value, expiresAt: nil, index: index)
+            return old.map(KVResult.bulk) ?? .null
+        case .multiSet(let pairs):
+            for (key, value) in pairs {
+                let k = StoreKey(key)
+                _ = liveValue(k)
+                write(k, value, expiresAt: nil, index: index)
+            }
+            return .ok
+        case .noop:
+            return .ok
+        }
+    }
+
+    /// The live key's current expiry (for commands that keep the TTL).
+    private func keptExpiry(_ key: StoreKey) -> UInt64? {
+        guard let record = records[key], record.value != nil else { return nil }
+        return record.expiresAt
+    }
+
+    /// SET: replies OK, or null when the condition fails; with GET (`returnOld`) the old value
+    /// or null either way.
+    private func set(_ key: StoreKey, _ value: [UInt8], condition: SetCondition, expiry: Expiry,
+                     returnOld: Bool, index: LogIndex) -> KVResult {
+        let old = liveValue(key)
+        let expiresAt: UInt64?
+        switch expiry {
+        case .none:
+            expiresAt = nil
+        case .keep:
+            expiresAt = keptExpiry(key)
+        case .afterMillis(let ms):
+            // Relative to the replicated clock, which is this entry's timestamp unless a new
+            // leader's clock lags behind an earlier one's.
+            let (at, overflow) = clockMillis.addingReportingOverflow(ms)
+            guard ms > 0, !overflow, at <= UInt64(Int64.max) else { return .error(Self.invalidExpire) }
+            expiresAt = at
+        case .atMillis(let ms):
+            guard ms > 0, ms <= UInt64(Int64.max) else { return .error(Self.invalidExpire) }
+            expiresAt = ms
+        }
+        let proceed: Bool
+        switch condition {
+        case .always: proceed = true
+        case .ifAbsent: proceed = old == nil
+        case .ifPresent: proceed = old != nil
+        case .ifEqual(let expected): proceed = old == expected
+        }
+        if proceed { write(key, value, expiresAt: expiresAt, index: index) }
+        if returnOld { return old.map(KVResult.bulk) ?? .null }
+        return proceed ? .ok : .null
+    }
+
+    /// INCRBY: a missing key counts as 0; the TTL is kept.
+    private func increment(_ key: StoreKey, by delta: Int64, index: LogIndex) -> KVResult {
+        var current: Int64 = 0
+        if let old = liveValue(key) {
+            guard let parsed = IntegerText.parse(old) else { return .error(Self.notAnInteger) }
+            current = parsed
+        }
+        let (sum, overflow) = current.addingReportingOverflow(delta)
+        guard !overflow else { return .error(Self.wouldOverflow) }
+        write(key, IntegerText.format(sum), expiresAt: keptExpiry(key), index: index)
+        return .integer(sum)
+    }
+}
