@@ -47,6 +47,7 @@ let package = Package(
             dependencies: [
                 "MultiRaft",
                 "ShardRouter",
+                "KVStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

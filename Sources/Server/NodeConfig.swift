@@ -32,6 +32,18 @@ struct NodeConfig: Hashable, Sendable {
     /// The HTTP endpoint (metrics, health) listens on the node's host at its port plus this
     /// offset; 0 disables it. Not served yet. Default 1000 (port offset).
     var httpPortOffset = 1000
+    /// Nodes talk to each other (Raft, forwarded commands) on the client port plus this
+    /// offset. Default 10000 (port offset).
+    var peerPortOffset = 10_000
+    /// Past values kept per key for `MYSTORE.HISTORY` / `mystore get --history`. Default 8.
+    var historyDepth = 8
+    /// A client command that the cluster cannot complete in this time gets `-TRYAGAIN`.
+    /// Default 5000 (milliseconds).
+    var requestTimeoutMilliseconds = 5_000
+    /// How a node answers a command for a shard it does not lead: `forward` it to the leader
+    /// (any client works), or `moved` (reply `-MOVED slot host:port`, for Redis cluster clients
+    /// such as `redis-cli -c`). Connections that sent READONLY always read locally. Default forward.
+    var redirectWithMoved = false
     /// Take a snapshot of a shard after this many applied log entries. Default 10000 (entries).
     var snapshotEntries = 10_000
 
@@ -51,6 +63,17 @@ struct NodeConfig: Hashable, Sendable {
         .integer("max_connections", 1...1_000_000) { $0.maxConnections = $1 },
         .integer("http_port_offset", 0...65_535) { $0.httpPortOffset = $1 },
         .integer("snapshot_entries", 1...(1 << 40)) { $0.snapshotEntries = $1 },
+        .integer("peer_port_offset", 1...65_535) { $0.peerPortOffset = $1 },
+        .integer("history_depth", 0...1_000) { $0.historyDepth = $1 },
+        .integer("request_timeout_ms", 100...600_000) { $0.requestTimeoutMilliseconds = $1 },
+        NodeConfigSetting(key: "client_redirects", expected: "forward or moved") { config, text in
+            switch text {
+            case "forward": config.redirectWithMoved = false
+            case "moved": config.redirectWithMoved = true
+            default: return false
+            }
+            return true
+        },
     ]
 
     /// Checks that settings agree with each other; returns what to fix, or nil.

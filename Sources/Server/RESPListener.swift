@@ -14,7 +14,8 @@ struct RESPListener {
         identity: ServerIdentity,
         limits: RESPLimits,
         maxConnections: Int,
-        group: any EventLoopGroup
+        group: any EventLoopGroup,
+        router: CommandRouter? = nil
     ) async throws -> RESPListener {
         let connections = ConnectionCounter(limit: maxConnections)
         let startedAt = ContinuousClock.now
@@ -34,7 +35,7 @@ struct RESPListener {
                     channel.closeFuture.whenComplete { _ in connections.closed() }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(
-                        RESPConnectionHandler(identity: identity, clientID: clientID, startedAt: startedAt)
+                        RESPConnectionHandler(identity: identity, clientID: clientID, startedAt: startedAt, router: router)
                     )
                 }
             }

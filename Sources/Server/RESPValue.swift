@@ -15,6 +15,8 @@ enum RESPValue: Hashable, Sendable {
     case null
     /// `*2 ...`: a sequence of values.
     indirect case array([RESPValue])
+    /// A reply already in wire format (from a node this command was forwarded to).
+    case raw(ByteBuffer)
 
     /// A bulk string holding UTF-8 text.
     static func bulk(_ text: String) -> RESPValue { .bulkString(ByteBuffer(string: text)) }
@@ -47,6 +49,8 @@ extension ByteBuffer {
         case .array(let elements):
             writeString("*\(elements.count)\r\n")
             for element in elements { writeRESPValue(element) }
+        case .raw(let bytes):
+            writeImmutableBuffer(bytes)
         }
     }
 }

@@ -61,6 +61,22 @@ struct ServerCommand: AsyncParsableCommand {
             clusterSize: plan.membership.count,
             processID: getpid()
         )
+        let node: ClusterNode
+        do {
+            node = try ClusterNode(plan: plan, eventLoops: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let router = CommandRouter(node: node, config: plan.config, loop: group.next())
+        node.transport.onForward = { [router] args, hops, reply in
+            var session = RouteSession()
+            router.execute(args, session: &session, hops: hops) { value in
+                var buffer = ByteBuffer()
+                buffer.writeRESPValue(value)
+                reply(Array(buffer.readableBytesView))
+            }
+        }
         let listener: RESPListener
         do {
             listener = try await RESPListener.start(
@@ -69,11 +85,20 @@ struct ServerCommand: AsyncParsableCommand {
                 identity: identity,
                 limits: RESPLimits(plan.config),
                 maxConnections: plan.config.maxConnections,
-                group: group
+                group: group,
+                router: router
             )
         } catch {
             try? await group.shutdownGracefully()
             throw StartupError("cannot listen on \(plan.selfAddress): \(Self.describe(error))")
+        }
+        do {
+            try await node.start()
+        } catch {
+            listener.channel.close(promise: nil)
+            try? await group.shutdownGracefully()
+            let peerPort = Int(plan.selfAddress.port) + plan.config.peerPortOffset
+            throw StartupError("cannot listen on peer port \(plan.selfAddress.host):\(peerPort): \(Self.describe(error))")
         }
 
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
@@ -84,6 +109,7 @@ struct ServerCommand: AsyncParsableCommand {
 
         try? await listener.channel.closeFuture.get()
         signals.cancel()
+        node.stop()
         try? await group.shutdownGracefully()
         Console.out("mystore-server: stopped")
     }

@@ -327,3 +327,14 @@ func monotonicNanos() -> UInt64 {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
+
+extension RaftHost {
+    /// Runs `body` against the group's state machine now, without confirming leadership:
+    /// a possibly stale read, for connections that asked for one (READONLY).
+    public func readLocal(_ group: GroupID, _ body: @escaping ReadBody, completion: @escaping Completion) {
+        call { host in
+            guard let g = host.groups[group] else { return completion(.failure(.unknownGroup(group))) }
+            completion(.success(body(g.stateMachine)))
+        }
+    }
+}

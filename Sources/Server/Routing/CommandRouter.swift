@@ -1,0 +1,301 @@
+import KVStore
+import MultiRaft
+import NIOConcurrencyHelpers
+import NIOCore
+import ShardRouter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Per-connection routing state.
+struct RouteSession: Sendable {
+    /// The session under which this connection's writes are deduplicated in the shards.
+    var clientID = UInt64.random(in: 1...UInt64.max)
+    var sequence: UInt64 = 0
+    /// READONLY: reads are served by any local replica without confirming leadership.
+    var readOnly = false
+}
+
+/// Routes data commands: key → slot → shard → the Raft group's leader. A write is proposed
+/// where this node leads the shard, otherwise forwarded to the leader (or answered with
+/// `-MOVED` when configured); a read is served linearizably (ReadIndex) by any local replica,
+/// otherwise forwarded.
+final class CommandRouter: @unchecked Sendable {
+    let node: ClusterNode
+    let limits: CommandParser.Limits
+    let redirectWithMoved: Bool
+    let timeoutMillis: Int
+    let loop: any EventLoop
+    /// SCAN cursors: id → (shard position, last key returned).
+    private let cursors = NIOLockedValueBox<(next: UInt64, open: [UInt64: (shard: Int, after: [UInt8])])>((1, [:]))
+    static let maxHops: UInt8 = 3
+
+    static let names: Set<String> = CommandParser.names.union([
+        "CLUSTER", "READONLY", "READWRITE", "DBSIZE", "SCAN", "MYSTORE.EXEC", "MYSTORE.STATUS",
+        "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN",
+    ])
+
+    init(node: ClusterNode, config: NodeConfig, loop: any EventLoop) {
+        self.node = node
+        limits = CommandParser.Limits(maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes)
+        redirectWithMoved = config.redirectWithMoved
+        timeoutMillis = config.requestTimeoutMilliseconds
+        self.loop = loop
+    }
+
+    typealias Reply = @Sendable (RESPValue) -> Void
+
+    /// Executes one command; `reply` is called exactly once, on any thread.
+    func execute(_ args: [[UInt8]], session: inout RouteSession, hops: UInt8, reply: @escaping Reply) {
+        let name = String(decoding: args[0], as: UTF8.self).uppercased()
+        let deadline = now() + Double(timeoutMillis) / 1000
+        switch name {
+        case "READONLY", "READWRITE":
+            session.readOnly = name == "READONLY"
+            reply(.ok)
+        case "CLUSTER":
+            reply(ClusterCommands.reply(Array(args.dropFirst()), node: node))
+        case "MYSTORE.STATUS":
+            reply(.bulk(statusJSON()))
+        case "DBSIZE":
+            dbsize(deadline: deadline, reply: reply)
+        case "SCAN":
+            scan(Array(args.dropFirst()), deadline: deadline, reply: reply)
+        case "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN":
+            shardInternal(name, args, hops: hops, deadline: deadline, reply: reply)
+        case "MYSTORE.EXEC":
+            guard args.count >= 4, let cid = UInt64(String(decoding: args[1], as: UTF8.self)),
+                  let seq = UInt64(String(decoding: args[2], as: UTF8.self)) else {
+                return reply(.error("ERR usage: MYSTORE.EXEC <client-id> <sequence> <command> [args...]"))
+            }
+            let inner = Array(args.dropFirst(3))
+            switch CommandParser.parse(inner, limits: limits) {
+            case .failure(let e): reply(e.value)
+            case .success(let parsed): route(parsed, args: args, clientID: cid, sequence: seq, readOnly: session.readOnly, hops: hops, deadline: deadline, reply: reply)
+            }
+        default:
+            switch CommandParser.parse(args, limits: limits) {
+            case .failure(let e):
+                reply(e.value)
+            case .success(let parsed):
+                var forwardArgs = args
+                var seq: UInt64 = 0
+                if case .write = parsed {
+                    session.sequence += 1
+                    seq = session.sequence
+                    // Forwarded writes carry the session, so a retry anywhere applies once.
+                    forwardArgs = [Array("MYSTORE.EXEC".utf8), Array(String(session.clientID).utf8), Array(String(seq).utf8)] + args
+                }
+                route(parsed, args: forwardArgs, clientID: session.clientID, sequence: seq, readOnly: session.readOnly, hops: hops, deadline: deadline, reply: reply)
+            }
+        }
+    }
+
+    // MARK: - Key commands
+
+    private func route(_ parsed: ParsedCommand, args: [[UInt8]], clientID: UInt64, sequence: UInt64, readOnly: Bool,
+                       hops: UInt8, deadline: Double, reply: @escaping Reply) {
+        let keys: [[UInt8]]
+        switch parsed {
+        case .write(let k, _, _), .read(let k, _): keys = k
+        }
+        let slot = Slot(forKey: keys[0])
+        for k in keys.dropFirst() where Slot(forKey: k) != slot {
+            return reply(.error("CROSSSLOT Keys in request don't hash to the same slot"))
+        }
+        guard let shard = node.shardMap.shard(for: slot) else { return reply(.error("CLUSTERDOWN Hash slot not served")) }
+        let group = ClusterNode.group(of: shard.id)
+        attempt(group: group, shard: shard, slot: slot, parsed: parsed, args: args, clientID: clientID, sequence: sequence,
+                readOnly: readOnly, hops: hops, deadline: deadline, reply: reply)
+    }
+
+    private func attempt(group: GroupID, shard: Shard, slot: Slot, parsed: ParsedCommand, args: [[UInt8]], clientID: UInt64,
+                         sequence: UInt64, readOnly: Bool, hops: UInt8, deadline: Double, reply: @escaping Reply) {
+        let retry: @Sendable () -> Void = { [self] in
+            guard now() < deadline else { return reply(.error("TRYAGAIN shard \(shard.id.rawValue) has no reachable leader; retry")) }
+            loop.scheduleTask(in: .milliseconds(40)) { [self] in
+                attempt(group: group, shard: shard, slot: slot, parsed: parsed, args: args, clientID: clientID, sequence: sequence,
+                        readOnly: readOnly, hops: hops, deadline: deadline, reply: reply)
+            }
+        }
+        let status = node.host.status(of: group)
+        switch parsed {
+        case .write(_, let command, let mapper):
+            if status?.role == .leader {
+                let request = KVRequest(clientID: clientID, sequence: sequence, timestampMillis: wallClockMillis(), command: command)
+                node.host.propose(group, request.encoded()) { result in
+                    switch result {
+                    case .success(let r): reply(mapper(r as? KVResult ?? .error("ERR internal: unexpected result")))
+                    case .failure(.timeout): reply(.error("TRYAGAIN timed out waiting for shard \(shard.id.rawValue); retry"))
+                    case .failure: retry()
+                    }
+                }
+                return
+            }
+            forwardOrRedirect(to: status?.leaderNode ?? preferredNode(shard), slot: slot, args: args, hops: hops, retry: retry, reply: reply)
+        case .read(_, let body):
+            guard status != nil else {
+                return forwardOrRedirect(to: preferredNode(shard), slot: slot, args: args, hops: hops, retry: retry, reply: reply)
+            }
+            let run: RaftHost.ReadBody = { sm in body((sm as! KVShardMachine).store) }
+            let done: RaftHost.Completion = { result in
+                switch result {
+                case .success(let v): reply(v as? RESPValue ?? .error("ERR internal: unexpected result"))
+                case .failure(.timeout): reply(.error("TRYAGAIN timed out waiting for shard \(shard.id.rawValue); retry"))
+                case .failure: retry()
+                }
+            }
+            if readOnly { node.host.readLocal(group, run, completion: done) } else { node.host.read(group, run, completion: done) }
+        }
+    }
+
+    private func preferredNode(_ shard: Shard) -> NodeID? {
+        (shard.leaderHint ?? shard.preferredLeader).flatMap { node.node(of: $0) }
+    }
+
+    private func forwardOrRedirect(to target: NodeID?, slot: Slot, args: [[UInt8]], hops: UInt8, retry: @escaping @Sendable () -> Void, reply: @escaping Reply) {
+        guard let target, target != node.selfID else { return retry() }
+        if redirectWithMoved && hops == 0, let addr = node.addresses[target] {
+            return reply(.error("MOVED \(slot.rawValue) \(addr)"))
+        }
+        guard hops < Self.maxHops else { return reply(.error("TRYAGAIN leadership is moving; retry")) }
+        node.transport.forward(args, hops: hops + 1, to: target, timeoutMillis: Int64(timeoutMillis)) { bytes in
+            guard let bytes else { return retry() }
+            reply(.raw(ByteBuffer(bytes: bytes)))
+        }
+    }
+
+    // MARK: - Whole-keyspace commands
+
+    private func dbsize(deadline: Double, reply: @escaping Reply) {
+        let shards = node.shardMap.shards
+        let state = NIOLockedValueBox<(left: Int, total: Int64, error: RESPValue?)>((shards.count, 0, nil))
+        for s in shards {
+            var session = RouteSession()
+            execute([Array("MYSTORE.SHARDCOUNT".utf8), Array(String(s.id.rawValue).utf8)], session: &session, hops: 0) { v in
+                let done = state.withLockedValue { st -> (Bool, Int64, RESPValue?) in
+                    st.left -= 1
+                    if case .integer(let n) = v { st.total += n } else if case .raw(let b) = v, let n = Self.integerReply(b) { st.total += n } else { st.error = st.error ?? v }
+                    return (st.left == 0, st.total, st.error)
+                }
+                if done.0 { reply(done.2 ?? .integer(done.1)) }
+            }
+        }
+    }
+
+    static func integerReply(_ b: ByteBuffer) -> Int64? {
+        let s = String(decoding: b.readableBytesView, as: UTF8.self)
+        guard s.hasPrefix(":") else { return nil }
+        return Int64(s.dropFirst().trimmingSuffix())
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT n]: walks the shards in order, each in key order.
+    private func scan(_ a: [[UInt8]], deadline: Double, reply: @escaping Reply) {
+        guard let first = a.first, let cursor = UInt64(String(decoding: first, as: UTF8.self)) else {
+            return reply(.error("ERR invalid cursor"))
+        }
+        var match: [UInt8]?
+        var count = 10
+        var i = 1
+        while i + 1 < a.count + 1 && i < a.count {
+            switch String(decoding: a[i], as: UTF8.self).uppercased() {
+            case "MATCH" where i + 1 < a.count: match = a[i + 1]
+            case "COUNT" where i + 1 < a.count:
+                guard let n = Int(String(decoding: a[i + 1], as: UTF8.self)), n > 0 else { return reply(.error("ERR value is not an integer or out of range")) }
+                count = min(n, 10_000)
+            default: return reply(.error("ERR syntax error"))
+            }
+            i += 2
+        }
+        let position: (shard: Int, after: [UInt8])
+        if cursor == 0 {
+            position = (0, [])
+        } else if let p = cursors.withLockedValue({ $0.open.removeValue(forKey: cursor) }) {
+            position = p
+        } else {
+            return reply(.error("ERR invalid cursor"))
+        }
+        let shards = node.shardMap.shards
+        guard position.shard < shards.count else { return reply(.array([.bulk("0"), .array([])])) }
+        var args = [Array("MYSTORE.SHARDSCAN".utf8), Array(String(shards[position.shard].id.rawValue).utf8), position.after, Array(String(count).utf8)]
+        if let match { args.append(match) }
+        var session = RouteSession()
+        execute(args, session: &session, hops: 0) { [self] v in
+            guard let (next, keys) = Self.shardScanReply(v) else { return reply(v) }
+            let nextPosition = next.map { (position.shard, $0) } ?? (position.shard + 1, [])
+            let id: UInt64 = nextPosition.0 >= shards.count ? 0 : cursors.withLockedValue { c in
+                defer { c.next += 1 }
+                if c.open.count > 100_000 { c.open.removeAll() }
+                c.open[c.next] = nextPosition
+                return c.next
+            }
+            reply(.array([.bulk(String(id)), .array(keys.map { .bulkString(ByteBuffer(bytes: $0)) })]))
+        }
+    }
+
+    static func shardScanReply(_ v: RESPValue) -> (next: [UInt8]?, keys: [[UInt8]])? {
+        var value = v
+        if case .raw(let b) = v, let parsed = RESPReplyParser.parse(b) { value = parsed }
+        guard case .array(let parts) = value, parts.count == 2, case .array(let keys) = parts[1] else { return nil }
+        var next: [UInt8]?
+        if case .bulkString(let b) = parts[0] { next = Array(b.readableBytesView) }
+        return (next, keys.compactMap { if case .bulkString(let b) = $0 { Array(b.readableBytesView) } else { nil } })
+    }
+
+    /// Internal per-shard commands used by DBSIZE and SCAN: routed by shard id.
+    private func shardInternal(_ name: String, _ args: [[UInt8]], hops: UInt8, deadline: Double, reply: @escaping Reply) {
+        guard args.count >= 2, let id = Int(String(decoding: args[1], as: UTF8.self)),
+              let shard = node.shardMap.shard(id: ShardID(rawValue: id)) else { return reply(.error("ERR no such shard")) }
+        let body: @Sendable (KVStateMachine) -> RESPValue
+        if name == "MYSTORE.SHARDCOUNT" {
+            body = { sm in .integer(Int64(sm.count)) }
+        } else {
+            guard args.count >= 4, let count = Int(String(decoding: args[3], as: UTF8.self)) else { return reply(.error("ERR syntax error")) }
+            let after = args[2], match = args.count > 4 ? args[4] : nil
+            body = { sm in
+                let r = sm.scan(after: after, count: count, match: match)
+                return .array([r.next.map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null, .array(r.keys.map { .bulkString(ByteBuffer(bytes: $0)) })])
+            }
+        }
+        let group = ClusterNode.group(of: shard.id)
+        let slot = shard.slotRanges.first!.first
+        attempt(group: group, shard: shard, slot: slot, parsed: .read(keys: [], body: body), args: args, clientID: 0, sequence: 0,
+                readOnly: false, hops: hops, deadline: deadline, reply: reply)
+    }
+
+    // MARK: - Status
+
+    func statusJSON() -> String {
+        var shards: [String] = []
+        var metaRole = "none"
+        for st in node.host.status() {
+            let leader = st.leaderNode.flatMap { node.addresses[$0] }.map { "\"\($0)\"" } ?? "null"
+            if st.group == ClusterNode.metaGroup {
+                metaRole = st.role.rawValue
+                continue
+            }
+            shards.append("{\"shard\":\(st.group - 1),\"role\":\"\(st.role.rawValue)\",\"term\":\(st.term),\"applied\":\(st.appliedIndex),\"commit\":\(st.commitIndex),\"last\":\(st.lastIndex),\"leader\":\(leader)}")
+        }
+        return "{\"node\":\"\(node.plan.selfAddress)\",\"node_id\":\(node.selfID),\"health\":\"ok\",\"meta\":\"\(metaRole)\",\"shards\":[\(shards.joined(separator: ","))]}"
+    }
+}
+
+func wallClockMillis() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+extension Substring {
+    func trimmingSuffix() -> Substring {
+        var s = self
+        while let l = s.last, l == "\r" || l == "\n" { s = s.dropLast() }
+        return s
+    }
+}

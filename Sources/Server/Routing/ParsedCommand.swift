@@ -1,0 +1,171 @@
+import KVStore
+import MultiRaft
+import NIOCore
+import ShardRouter
+
+/// A data command, parsed and checked, ready to be routed to the shard that owns its keys.
+enum ParsedCommand {
+    /// A write: replicated through the shard's Raft log; `reply` maps the state machine's
+    /// result to what the client expects (SETNX's 1/0, for example).
+    case write(keys: [[UInt8]], command: KVCommand, reply: @Sendable (KVResult) -> RESPValue)
+    /// A read against the shard's state machine, linearizable unless the connection is READONLY.
+    case read(keys: [[UInt8]], body: @Sendable (KVStateMachine) -> RESPValue)
+}
+
+/// Parses the string commands (Redis semantics and error texts) into `ParsedCommand`s.
+enum CommandParser {
+    struct Limits {
+        var maxKeyBytes: Int
+        var maxValueBytes: Int
+    }
+
+    /// Commands this parser knows.
+    static let names: Set<String> = [
+        "GET", "SET", "SETNX", "SETEX", "PSETEX", "DEL", "UNLINK", "EXISTS", "INCR", "DECR", "INCRBY", "DECRBY",
+        "APPEND", "STRLEN", "GETSET", "GETDEL", "MGET", "MSET", "TTL", "PTTL", "MYSTORE.HISTORY",
+    ]
+
+    static func parse(_ args: [[UInt8]], limits: Limits) -> Result<ParsedCommand, RESPError> {
+        let name = String(decoding: args[0], as: UTF8.self).uppercased()
+        let a = Array(args.dropFirst())
+        func arity(_ ok: Bool) -> RESPError? { ok ? nil : RESPError("ERR wrong number of arguments for '\(name.lowercased())' command") }
+        func checkKey(_ k: [UInt8]) -> RESPError? {
+            k.count > limits.maxKeyBytes ? RESPError("ERR key is \(k.count) bytes; max_key_bytes is \(limits.maxKeyBytes)") : nil
+        }
+        func checkValue(_ v: [UInt8]) -> RESPError? {
+            v.count > limits.maxValueBytes ? RESPError("ERR value is \(v.count) bytes; max_value_bytes is \(limits.maxValueBytes)") : nil
+        }
+        func integer(_ b: [UInt8]) -> Int64? { Int64(String(decoding: b, as: UTF8.self)) }
+        let notInteger = RESPError("ERR value is not an integer or out of range")
+
+        switch name {
+        case "GET", "STRLEN", "TTL", "PTTL", "GETDEL", "INCR", "DECR":
+            if let e = arity(a.count == 1) ?? checkKey(a[0]) { return .failure(e) }
+            let key = a[0]
+            switch name {
+            case "GET": return .success(.read(keys: [key]) { sm in sm.get(key).map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null })
+            case "STRLEN": return .success(.read(keys: [key]) { sm in .integer(Int64(sm.get(key)?.count ?? 0)) })
+            case "PTTL": return .success(.read(keys: [key]) { sm in .integer(sm.ttlMillis(key)) })
+            case "TTL": return .success(.read(keys: [key]) { sm in
+                let t = sm.ttlMillis(key)
+                return .integer(t < 0 ? t : (t + 500) / 1000)
+            })
+            case "GETDEL": return .success(.write(keys: [key], command: .getDelete(key: key), reply: plain))
+            case "INCR": return .success(.write(keys: [key], command: .incrementBy(key: key, delta: 1), reply: plain))
+            default: return .success(.write(keys: [key], command: .incrementBy(key: key, delta: -1), reply: plain))
+            }
+        case "INCRBY", "DECRBY":
+            if let e = arity(a.count == 2) ?? checkKey(a[0]) { return .failure(e) }
+            guard let n = integer(a[1]), name == "INCRBY" || n != .min else { return .failure(notInteger) }
+            return .success(.write(keys: [a[0]], command: .incrementBy(key: a[0], delta: name == "INCRBY" ? n : -n), reply: plain))
+        case "APPEND", "GETSET", "SETNX":
+            if let e = arity(a.count == 2) ?? checkKey(a[0]) ?? checkValue(a[1]) { return .failure(e) }
+            switch name {
+            case "APPEND": return .success(.write(keys: [a[0]], command: .append(key: a[0], value: a[1]), reply: plain))
+            case "GETSET": return .success(.write(keys: [a[0]], command: .getSet(key: a[0], value: a[1]), reply: plain))
+            default:
+                return .success(.write(keys: [a[0]], command: .set(key: a[0], value: a[1], condition: .ifAbsent, expiry: .none, returnOld: false)) { r in
+                    r == .ok ? .integer(1) : r == .null ? .integer(0) : plain(r)
+                })
+            }
+        case "SETEX", "PSETEX":
+            if let e = arity(a.count == 3) ?? checkKey(a[0]) ?? checkValue(a[2]) { return .failure(e) }
+            guard let t = integer(a[1]) else { return .failure(notInteger) }
+            guard t > 0 else { return .failure(RESPError("ERR invalid expire time in '\(name.lowercased())' command")) }
+            let ms = UInt64(t) * (name == "SETEX" ? 1000 : 1)
+            return .success(.write(keys: [a[0]], command: .set(key: a[0], value: a[2], condition: .always, expiry: .afterMillis(ms), returnOld: false), reply: plain))
+        case "SET":
+            return parseSet(a, limits: limits, checkKey: checkKey, checkValue: checkValue)
+        case "DEL", "UNLINK", "EXISTS", "MGET":
+            if let e = arity(!a.isEmpty) { return .failure(e) }
+            for k in a { if let e = checkKey(k) { return .failure(e) } }
+            switch name {
+            case "EXISTS": return .success(.read(keys: a) { sm in .integer(Int64(a.filter { sm.exists($0) }.count)) })
+            case "MGET": return .success(.read(keys: a) { sm in .array(a.map { k in sm.get(k).map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null }) })
+            default: return .success(.write(keys: a, command: .delete(keys: a), reply: plain))
+            }
+        case "MSET":
+            if let e = arity(!a.isEmpty && a.count % 2 == 0) { return .failure(e) }
+            var pairs: [([UInt8], [UInt8])] = []
+            for i in stride(from: 0, to: a.count, by: 2) {
+                if let e = checkKey(a[i]) ?? checkValue(a[i + 1]) { return .failure(e) }
+                pairs.append((a[i], a[i + 1]))
+            }
+            return .success(.write(keys: pairs.map(\.0), command: .multiSet(pairs: pairs), reply: plain))
+        case "MYSTORE.HISTORY":
+            if let e = arity(a.count == 1 || a.count == 2) ?? checkKey(a[0]) { return .failure(e) }
+            let key = a[0]
+            guard let n = a.count == 2 ? integer(a[1]) : 8, n >= 0 else { return .failure(notInteger) }
+            return .success(.read(keys: [key]) { sm in
+                .array(sm.history(key, limit: Int(min(n, 1_000))).map { h in
+                    .array([.integer(Int64(h.index)), h.value.map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null])
+                })
+            })
+        default:
+            return .failure(RESPError("ERR unknown command '\(name.lowercased())'"))
+        }
+    }
+
+    /// SET key value [NX | XX | IFEQ v] [GET] [EX s | PX ms | EXAT ts | PXAT ms | KEEPTTL]
+    static func parseSet(_ a: [[UInt8]], limits: Limits, checkKey: ([UInt8]) -> RESPError?, checkValue: ([UInt8]) -> RESPError?) -> Result<ParsedCommand, RESPError> {
+        guard a.count >= 2 else { return .failure(RESPError("ERR wrong number of arguments for 'set' command")) }
+        if let e = checkKey(a[0]) ?? checkValue(a[1]) { return .failure(e) }
+        let syntax = RESPError("ERR syntax error")
+        var condition = SetCondition.always, expiry = Expiry.none, returnOld = false
+        var conditionSet = false, expirySet = false
+        var i = 2
+        while i < a.count {
+            let opt = String(decoding: a[i], as: UTF8.self).uppercased()
+            switch opt {
+            case "NX", "XX":
+                guard !conditionSet else { return .failure(syntax) }
+                condition = opt == "NX" ? .ifAbsent : .ifPresent
+                conditionSet = true
+            case "IFEQ":
+                guard !conditionSet, i + 1 < a.count else { return .failure(syntax) }
+                condition = .ifEqual(a[i + 1])
+                conditionSet = true
+                i += 1
+            case "GET":
+                returnOld = true
+            case "KEEPTTL":
+                guard !expirySet else { return .failure(syntax) }
+                expiry = .keep
+                expirySet = true
+            case "EX", "PX", "EXAT", "PXAT":
+                guard !expirySet, i + 1 < a.count else { return .failure(syntax) }
+                guard let t = Int64(String(decoding: a[i + 1], as: UTF8.self)) else {
+                    return .failure(RESPError("ERR value is not an integer or out of range"))
+                }
+                guard t > 0, t < Int64.max / 1000 else { return .failure(RESPError("ERR invalid expire time in 'set' command")) }
+                let ms = UInt64(t) * (opt == "EX" || opt == "EXAT" ? 1000 : 1)
+                expiry = opt.hasSuffix("AT") ? .atMillis(ms) : .afterMillis(ms)
+                expirySet = true
+                i += 1
+            default:
+                return .failure(syntax)
+            }
+            i += 1
+        }
+        return .success(.write(keys: [a[0]], command: .set(key: a[0], value: a[1], condition: condition, expiry: expiry, returnOld: returnOld), reply: plain))
+    }
+
+    /// The state machine's result as the client sees it.
+    @Sendable static func plain(_ r: KVResult) -> RESPValue {
+        switch r {
+        case .ok: .ok
+        case .null: .null
+        case .integer(let n): .integer(n)
+        case .bulk(let b): .bulkString(ByteBuffer(bytes: b))
+        case .error(let e): .error(e)
+        case .array(let items): .array(items.map(plain))
+        }
+    }
+}
+
+/// An error reply.
+struct RESPError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var value: RESPValue { .error(message) }
+}
