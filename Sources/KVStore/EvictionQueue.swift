@@ -14,6 +14,7 @@ struct EvictionQueue<Element: Hashable>: Sequence {
     init() {}
 
     var count: Int { links.count }
+    var isEmpty: Bool { links.isEmpty }
     func contains(_ element: Element) -> Bool { links[element] != nil }
 
     /// Puts `element` at the newest end, moving it there if already present.

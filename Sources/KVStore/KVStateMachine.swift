@@ -99,20 +99,20 @@ public final class KVStateMachine {
     /// Writes `value` with `expiresAt` under `key` (which the caller has checked with
     /// `liveValue`), recording the version written at `index`.
     func write(_ key: StoreKey, _ value: [UInt8], expiresAt: UInt64?, index: LogIndex) {
-        var record = records[key] ?? KeyRecord()
-        if record.value == nil {
+        let existing = records[key]
+        let wasLive = existing?.value != nil, oldExpiry = existing?.expiresAt
+        if !wasLive {
             retired.remove(key)
             keyOrder.insert(key)
-        } else if let old = record.expiresAt, old != expiresAt {
-            deadlines.remove(ExpiryDeadline(millis: old, key: key))
+        } else if let oldExpiry, oldExpiry != expiresAt {
+            deadlines.remove(ExpiryDeadline(millis: oldExpiry, key: key))
         }
-        if let expiresAt, expiresAt != record.expiresAt || record.value == nil {
+        if let expiresAt, expiresAt != oldExpiry || !wasLive {
             deadlines.insert(ExpiryDeadline(millis: expiresAt, key: key))
         }
-        record.value = value
-        record.expiresAt = expiresAt
-        record.recordVersion(KeyVersion(index: index, value: value), depth: settings.historyDepth)
-        records[key] = record
+        // Mutated in place, so the history array is not copied on every write.
+        let depth = settings.historyDepth
+        records[key, default: KeyRecord()].assign(value, expiresAt: expiresAt, index: index, depth: depth)
     }
 
     /// Deletes the live `key`, recording the deletion at `index`.
@@ -180,7 +180,8 @@ public final class KVStateMachine {
     /// SCAN-style iteration in key order: examines up to `count` keys after `cursor`
     /// (exclusive; empty = start) and returns the live ones matching the Redis glob `match`,
     /// with the cursor to continue from (nil when done). Every key that exists throughout a
-    /// full iteration is returned exactly once.
+    /// full iteration is returned exactly once. The empty key is never a resumption point (an
+    /// empty cursor means "start"), so it is examined in addition to `count` on the first page.
     public func scan(after cursor: [UInt8], count: Int, match: [UInt8]?) -> (keys: [[UInt8]], next: [UInt8]?) {
         let limit = max(count, 1)
         let pattern = match.map(GlobPattern.init)

@@ -24,6 +24,13 @@ struct KeyRecord: Equatable, Sendable {
         return true
     }
 
+    /// Gives the key a value written at `index`, recording the version.
+    mutating func assign(_ newValue: [UInt8], expiresAt: UInt64?, index: LogIndex, depth: Int) {
+        value = newValue
+        self.expiresAt = expiresAt
+        recordVersion(KeyVersion(index: index, value: newValue), depth: depth)
+    }
+
     mutating func recordVersion(_ version: KeyVersion, depth: Int) {
         guard depth > 0 else { return }
         history.append(version)

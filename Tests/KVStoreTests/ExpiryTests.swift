@@ -1,0 +1,84 @@
+import Testing
+import MultiRaft
+@testable import KVStore
+
+/// Expiry runs on the replicated clock: the largest entry timestamp applied, never a local clock.
+@Suite struct ExpiryTests {
+    @Test func keyLivesUntilItsDeadlineOnEveryReplica() {
+        let replicas = [Replica(), Replica(), Replica()]
+        for r in replicas {
+            #expect(r.set("k", "v", .always, .afterMillis(100), at: 1_000) == .ok)
+            r.apply(.noop, at: 1_099)
+            #expect(r.machine.exists(b("k")))
+            #expect(r.machine.ttlMillis(b("k")) == 1)
+            #expect(r.machine.count == 1)
+            r.apply(.noop, at: 1_100)
+            #expect(!r.machine.exists(b("k")), "absent once expiry <= clock")
+            #expect(r.get("k") == nil)
+            #expect(r.machine.ttlMillis(b("k")) == -2)
+            #expect(r.machine.count == 0)
+        }
+        #expect(Set(replicas.map { snapshotBytes($0.machine) }).count == 1)
+    }
+
+    @Test func clockNeverGoesBack() {
+        let r = Replica()
+        _ = r.set("k", "v", .always, .afterMillis(100), at: 1_000)
+        r.apply(.noop, at: 2_000)
+        r.apply(.noop, at: 1_050)
+        #expect(r.machine.clockMillis == 2_000, "a lagging leader's timestamp does not move the clock back")
+        #expect(!r.machine.exists(b("k")))
+        _ = r.set("j", "v", .always, .afterMillis(100), at: 1_500)
+        #expect(r.machine.ttlMillis(b("j")) == 100, "relative expiry counts from the replicated clock")
+    }
+
+    @Test func readsDoNotChangeState() {
+        let r = Replica()
+        _ = r.set("k", "v", .always, .afterMillis(10), at: 1_000)
+        r.apply(.noop, at: 5_000)
+        var settings = KVSettings()
+        settings.purgeBatch = 0
+        let lazy = Replica(settings: settings)
+        _ = lazy.set("k", "v", .always, .afterMillis(10), at: 1_000)
+        lazy.apply(.noop, at: 5_000)
+        let before = snapshotBytes(lazy.machine)
+        #expect(lazy.get("k") == nil)
+        #expect(lazy.machine.count == 0, "expired keys are not counted even before they are purged")
+        _ = lazy.machine.scan(after: [], count: 10, match: nil)
+        #expect(snapshotBytes(lazy.machine) == before)
+    }
+
+    @Test func expiredKeyIsAbsentToCommands() {
+        var settings = KVSettings()
+        settings.purgeBatch = 0 // only touching commands remove expired keys
+        let r = Replica(settings: settings)
+        _ = r.set("a", "5", .always, .afterMillis(10), at: 1_000)
+        _ = r.set("b", "x", .always, .afterMillis(10))
+        _ = r.set("c", "x", .always, .afterMillis(10))
+        _ = r.set("d", "x", .always, .afterMillis(10))
+        _ = r.set("e", "x", .always, .afterMillis(10))
+        r.now = 2_000
+        #expect(r.apply(.incrementBy(key: b("a"), delta: 1)) == .integer(1))
+        #expect(r.machine.ttlMillis(b("a")) == -1, "the new key has no TTL")
+        #expect(r.apply(.delete(keys: [b("b")])) == .integer(0))
+        #expect(r.set("c", "y", .ifAbsent) == .ok)
+        #expect(r.set("d", "y", .ifPresent) == .null)
+        #expect(r.apply(.append(key: b("e"), value: b("z"))) == .integer(1))
+        #expect(r.machine.count == 3, "a, c and e")
+    }
+
+    @Test func massExpiryIsPurgedInBoundedBatches() {
+        var settings = KVSettings()
+        settings.purgeBatch = 10
+        let r = Replica(settings: settings)
+        r.apply(.multiSet(pairs: (0..<100).map { (b("k\($0)"), b("v")) }), at: 1_000)
+        for i in 0..<100 { _ = r.set("k\(i)", "v", .always, .atMillis(2_000)) }
+        #expect(r.machine.count == 100)
+        r.apply(.noop, at: 2_000)
+        #expect(r.machine.count == 0)
+        #expect(r.machine.keyOrder.count == 90, "one entry purges one batch")
+        for _ in 0..<9 { r.apply(.noop) }
+        #expect(r.machine.keyOrder.count == 0)
+        #expect(r.machine.deadlines.count == 0)
+    }
+}
