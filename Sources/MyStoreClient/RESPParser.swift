@@ -6,6 +6,12 @@ public struct RESPParser: Sendable {
     public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
         public let offset: Int
         public let reason: String
+
+        public init(offset: Int, reason: String) {
+            self.offset = offset
+            self.reason = reason
+        }
+
         public var description: String { "protocol error at byte \(offset): \(reason)" }
     }
 
