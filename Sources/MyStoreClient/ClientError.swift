@@ -74,6 +74,8 @@ public indirect enum ClientError: Error, Hashable, Sendable, CustomStringConvert
         case .serverError(nil, let message): "server answered: \(message)"
         case .unexpectedReply(let command, let reply): "unexpected reply to \(command): \(reply)"
         case .tooManyRedirects(let count, let last): "gave up after \(count) redirects (last: \(last))"
+        case .retriesExhausted(1, _, let last):
+            last.description
         case .retriesExhausted(let attempts, let elapsed, let last):
             "gave up after \(attempts) attempts in \(Self.format(elapsed)) s: \(last)"
         case .invalidArgument(let message): message
@@ -88,6 +90,7 @@ public indirect enum ClientError: Error, Hashable, Sendable, CustomStringConvert
         var fraction = String(millis % 1000)
         while fraction.count < 3 { fraction = "0" + fraction }
         while fraction.hasSuffix("0") { fraction.removeLast() }
+        if fraction.isEmpty { return String(millis / 1000) }
         return "\(millis / 1000).\(fraction)"
     }
 }
