@@ -1,23 +1,6 @@
 import ArgumentParser
 import MyStoreClient
 
-/// `mystore put KEY VALUE`: sets a key (exactly once, even when retried).
-struct PutCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "put", abstract: "Set KEY to VALUE.")
-
-    @Argument(help: "The key.") var key: String
-    @Argument(help: "The value.") var value: String
-    @OptionGroup var cluster: ClusterOptions
-
-    struct Result: Codable, Hashable { var key: String; var set: Bool }
-
-    func run() throws {
-        let client = try cluster.client()
-        let set = try client.set(Array(key.utf8), Array(value.utf8))
-        print(cluster.json ? try Output.json(Result(key: key, set: set)) : "OK")
-    }
-}
-
 /// `mystore get KEY [--history N]`: a key's value, or its last N values with their log indexes.
 struct GetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -79,46 +62,5 @@ struct GetCommand: ParsableCommand {
         } else {
             throw AdminError("not found: \(key)")
         }
-    }
-}
-
-/// `mystore del KEY...`: deletes keys, printing how many existed.
-struct DelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "del", abstract: "Delete keys; print how many existed.")
-
-    @Argument(help: "The keys.") var keys: [String]
-    @OptionGroup var cluster: ClusterOptions
-
-    struct Result: Codable, Hashable { var deleted: Int }
-
-    func validate() throws {
-        if keys.isEmpty { throw ValidationError("give at least one key") }
-    }
-
-    func run() throws {
-        let deleted = try cluster.client().delete(keys.map { Array($0.utf8) })
-        print(cluster.json ? try Output.json(Result(deleted: deleted)) : "deleted \(deleted)")
-    }
-}
-
-/// `mystore cas KEY EXPECTED NEW`: compare-and-set (`SET KEY NEW IFEQ EXPECTED`).
-struct CasCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "cas",
-        abstract: "Set KEY to NEW only if its value is EXPECTED (exit 1 otherwise)."
-    )
-
-    @Argument(help: "The key.") var key: String
-    @Argument(help: "The value the key must have now.") var expected: String
-    @Argument(help: "The value to set.") var new: String
-    @OptionGroup var cluster: ClusterOptions
-
-    struct Result: Codable, Hashable { var key: String; var set: Bool }
-
-    func run() throws {
-        let set = try cluster.client().set(Array(key.utf8), Array(new.utf8), ifEqual: Array(expected.utf8))
-        if cluster.json { print(try Output.json(Result(key: key, set: set))) }
-        guard set else { throw AdminError("not set: current value differs") }
-        if !cluster.json { print("OK") }
     }
 }
