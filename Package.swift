@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "MultiRaft", targets: ["MultiRaft"]),
         .library(name: "ShardRouter", targets: ["ShardRouter"]),
         .library(name: "KVStore", targets: ["KVStore"]),
+        .library(name: "MyStoreClient", targets: ["MyStoreClient"]),
         .executable(name: "mystore-server", targets: ["Server"]),
         .executable(name: "mystore", targets: ["Admin"]),
         .executable(name: "mystore-sim", targets: ["Simulator"]),
@@ -54,14 +55,19 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // The Swift client library (cluster-aware routing, retries, exactly-once writes) shared by
+        // the admin CLI and users' programs. Plain POSIX sockets, no NIO, so it builds quickly.
+        .target(name: "MyStoreClient", dependencies: ["ShardRouter"]),
         .executableTarget(
             name: "Admin",
-            dependencies: ["ShardRouter", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ShardRouter", "MyStoreClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft"]),
         .testTarget(name: "RaftSimulatorTests", dependencies: ["RaftSimulator", "MultiRaft"]),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "MultiRaft"]),
         .testTarget(name: "ShardRouterTests", dependencies: ["ShardRouter"]),
+        .testTarget(name: "MyStoreClientTests", dependencies: ["MyStoreClient", "ShardRouter"]),
+        .testTarget(name: "AdminTests", dependencies: ["Admin", "MyStoreClient", "ShardRouter"]),
         .testTarget(
             name: "ServerTests",
             dependencies: ["Server", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]

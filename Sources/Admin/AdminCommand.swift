@@ -6,6 +6,9 @@ struct AdminCommand: ParsableCommand {
         commandName: "mystore",
         abstract: "Inspect and administer a MyStore cluster.",
         version: "0.1.0",
-        subcommands: [MembersCommand.self, PingCommand.self]
+        subcommands: [
+            PutCommand.self, GetCommand.self, DelCommand.self, CasCommand.self,
+            MembersCommand.self, StatusCommand.self, ShardsCommand.self, PingCommand.self,
+        ]
     )
 }

@@ -9,11 +9,7 @@ struct MembersCommand: ParsableCommand {
         abstract: "List the cluster's nodes and whether each answers PING."
     )
 
-    @Option(help: ArgumentHelp("The membership file.", valueName: "path"))
-    var membership = MembershipFile.defaultPath
-
-    @Flag(help: "Print JSON instead of a table.")
-    var json = false
+    @OptionGroup var cluster: ClusterOptions
 
     /// One node's line of the report.
     struct Row: Codable, Hashable {
@@ -24,27 +20,20 @@ struct MembersCommand: ParsableCommand {
     }
 
     func run() throws {
-        let nodes = try MembershipFile.load(membership).nodes
-        let rows = nodes.map { node -> Row in
-            switch NodeProbe.ping(node) {
+        let rows = try cluster.nodes().map { node -> Row in
+            switch NodeProbe.ping(node, timeoutSeconds: cluster.timeout) {
             case .success(let latency): Row(address: node.description, up: true, latencyMilliseconds: latency)
             case .failure(let error): Row(address: node.description, up: false, error: error.description)
             }
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+        if cluster.json {
+            print(try Output.json(rows))
         } else {
-            let width = max(4, rows.map(\.address.count).max() ?? 0)
-            print("NODE".padding(toLength: width, withPad: " ", startingAt: 0) + "  STATUS")
-            for row in rows {
-                let status = row.up
+            print(Output.table(headers: ["NODE", "STATUS"], rows: rows.map { row in
+                [row.address, row.up
                     ? "up (PONG in \(String(format: "%.1f", row.latencyMilliseconds ?? 0)) ms)"
-                    : "down (\(row.error ?? "no reply"))"
-                print(row.address.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + status)
-            }
+                    : "down (\(row.error ?? "no reply"))"]
+            }))
         }
     }
 }

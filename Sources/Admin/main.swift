@@ -1,11 +1,15 @@
 import ArgumentParser
 import Foundation
+import MyStoreClient
 
 // Every failure is one line on stderr and a non-zero exit; --help and --version as usual.
 do {
     var command = try AdminCommand.parseAsRoot()
     try command.run()
 } catch let error as AdminError {
+    FileHandle.standardError.write(Data("mystore: \(error)\n".utf8))
+    exit(1)
+} catch let error as ClientError {
     FileHandle.standardError.write(Data("mystore: \(error)\n".utf8))
     exit(1)
 } catch {
