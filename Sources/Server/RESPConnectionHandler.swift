@@ -18,6 +18,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var finished: [Int: RESPValue] = [:]
     /// The request after whose reply the connection closes (QUIT).
     private var closeAfter: Int?
+    /// Inside `channelRead`: replies written now are flushed by `channelReadComplete`.
+    private var reading = false
 
     init(identity: ServerIdentity, clientID: Int64, startedAt: ContinuousClock.Instant, router: CommandRouter? = nil) {
         self.identity = identity
@@ -31,6 +33,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let command = unwrapInboundIn(data)
         let request = nextRequest
         nextRequest += 1
+        reading = true
+        defer { reading = false }
         if let router, CommandRouter.names.contains(command.name) {
             let args = command.parts.map { Array($0.readableBytesView) }
             let loop = context.eventLoop
@@ -38,7 +42,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             let ctx = NIOLoopBound(context, eventLoop: loop)
             router.execute(args, session: &routeSession, hops: 0) { value in
                 if loop.inEventLoop {
-                    handler.value.finish(request, value, context: ctx.value, flush: false)
+                    // Completed inside this read (no flush needed yet) or later on this loop.
+                    handler.value.finish(request, value, context: ctx.value, flush: !handler.value.reading)
                 } else {
                     loop.execute { handler.value.finish(request, value, context: ctx.value, flush: true) }
                 }
