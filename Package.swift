@@ -66,6 +66,8 @@ let package = Package(
         .testTarget(name: "RaftSimulatorTests", dependencies: ["RaftSimulator", "MultiRaft"]),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "MultiRaft"]),
         .testTarget(name: "ShardRouterTests", dependencies: ["ShardRouter"]),
+        // Real mystore-server processes on loopback (the server is built with the tests).
+        .testTarget(name: "IntegrationTests", dependencies: ["MyStoreClient", "ShardRouter"]),
         .testTarget(name: "MyStoreClientTests", dependencies: ["MyStoreClient", "ShardRouter"]),
         .testTarget(name: "AdminTests", dependencies: ["Admin", "MyStoreClient", "ShardRouter"]),
         .testTarget(

@@ -20,6 +20,9 @@ struct Progress: Sendable {
     /// Leader ticks since this follower last answered; "recently active" below the election
     /// timeout (check-quorum, snapshot sending, conf-change safety).
     var inactiveTicks = 0
+    /// In `.replicate`: leader ticks since `match` last advanced while appends were in flight.
+    /// Appends can be lost (a dropped connection); past a limit the leader probes again.
+    var stallTicks = 0
     /// In `.probe`: an append is outstanding, send no more until a response.
     var probeSent = false
     var inflights: Inflights
@@ -42,6 +45,7 @@ struct Progress: Sendable {
     private mutating func reset(_ s: State) {
         state = s
         probeSent = false
+        stallTicks = 0
         pendingSnapshot = 0
         snapshotTicks = 0
         inflights.reset()
@@ -75,6 +79,7 @@ struct Progress: Sendable {
             match = n
             updated = true
             probeSent = false
+            stallTicks = 0
         }
         next = max(next, n + 1)
         return updated

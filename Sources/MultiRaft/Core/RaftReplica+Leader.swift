@@ -4,6 +4,12 @@ extension RaftReplica {
         electionElapsed += 1
         for pid in progress.keys where pid != id {
             progress[pid]!.inactiveTicks += 1
+            if progress[pid]!.state == .replicate && progress[pid]!.inflights.count > 0 {
+                progress[pid]!.stallTicks += 1
+                if progress[pid]!.stallTicks > settings.electionTicks {
+                    progress[pid]!.becomeProbe()  // appends were lost; resend from the match
+                }
+            }
             if progress[pid]!.state == .snapshot {
                 progress[pid]!.snapshotTicks += 1
                 if progress[pid]!.snapshotTicks > settings.snapshotTimeoutTicks {

@@ -1,0 +1,112 @@
+import Foundation
+import MyStoreClient
+import ShardRouter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real `mystore-server` processes on loopback, with their own membership file and data
+/// directories under /tmp. Every process is killed and every file removed by `shutdown()`.
+final class LocalCluster: @unchecked Sendable {
+    let root: String
+    let ports: [Int]
+    let extraArgs: [String]
+    private(set) var processes: [Int: Process] = [:]
+
+    /// The server binary, built next to the test bundle by `swift build --build-tests`.
+    static var serverBinary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("mystore-server").path
+    }
+
+    init(name: String, ports: [Int], extraArgs: [String] = []) throws {
+        root = "/tmp/mystore-it-\(name)-\(getpid())"
+        self.ports = ports
+        self.extraArgs = extraArgs
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try (ports.map { "127.0.0.1:\($0)" }.joined(separator: "\n") + "\n").write(toFile: membershipPath, atomically: true, encoding: .utf8)
+    }
+
+    var membershipPath: String { root + "/cluster.membership" }
+    func dataDir(_ port: Int) -> String { root + "/data-\(port)" }
+    func logPath(_ port: Int) -> String { root + "/node-\(port).log" }
+
+    /// Starts (or restarts) the node on `port`.
+    func start(_ port: Int, args: [String] = []) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.serverBinary)
+        p.arguments = ["--self", "127.0.0.1:\(port)", "--membership", membershipPath, "--data-dir", dataDir(port),
+                       "--set", "tick_interval_ms=50"] + extraArgs + args
+        FileManager.default.createFile(atPath: logPath(port), contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath(port))!
+        log.seekToEndOfFile()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        processes[port] = p
+    }
+
+    func startAll() throws { for port in ports { try start(port) } }
+
+    func kill(_ port: Int, signal: Int32 = SIGKILL) {
+        guard let p = processes.removeValue(forKey: port) else { return }
+        Glibc.kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+    }
+
+    func shutdown() {
+        for port in Array(processes.keys) { kill(port) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func connection(_ port: Int) throws -> RESPConnection {
+        try RESPConnection(to: NodeAddress(host: "127.0.0.1", port: UInt16(port))!, settings: ConnectionSettings(timeout: .seconds(10)))
+    }
+
+    /// Waits until every node answers and every shard it hosts knows its leader.
+    func waitUntilReady(seconds: Double = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            var ready = true
+            for port in processes.keys {
+                guard let c = try? connection(port), let reply = try? c.send([Array("MYSTORE.STATUS".utf8)]), let json = reply.text,
+                      json.contains("\"shards\""), !json.contains("\"leader\":null") else {
+                    ready = false
+                    break
+                }
+            }
+            if ready { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    /// Sends `command` until it gets a non-error reply or `seconds` pass (elections, restarts).
+    func eventually(_ port: Int, _ command: [String], seconds: Double = 30) -> RESPReply? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let c = try? connection(port), let r = try? c.send(command.map { Array($0.utf8) }), r.errorMessage == nil { return r }
+            usleep(100_000)
+        }
+        return nil
+    }
+}
+
+/// Runs a command line to completion (bounded), returning its exit status and output.
+func run(_ path: String, _ args: [String], timeout: Double = 30) -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    guard (try? p.run()) != nil else { return (-1, "cannot start \(path)") }
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning { Glibc.kill(p.processIdentifier, SIGKILL) }
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+}
+
+func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
