@@ -141,6 +141,16 @@ public final class RaftHost: @unchecked Sendable {
 
     public func transferLeadership(_ group: GroupID, to replica: ReplicaID) { submit(.transferLeadership(group, replica)) }
 
+    /// Hands leadership of `group` to `replica` if this replica leads and `replica` has every
+    /// entry right now, so the hand-over is immediate and never waits on a lagging replica.
+    public func transferLeadershipIfCaughtUp(_ group: GroupID, to replica: ReplicaID) {
+        call { host in
+            guard let g = host.groups[group], g.core.role == .leader, g.core.leadTransferee == 0,
+                  g.core.matchIndex(of: replica) == g.core.lastIndex else { return }
+            g.core.transferLeadership(to: replica)
+        }
+    }
+
     /// Runs `body` on the host thread.
     public func call(_ body: @escaping @Sendable (RaftHost) -> Void) { submit(.call(body)) }
 

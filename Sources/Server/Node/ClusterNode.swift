@@ -24,8 +24,11 @@ final class ClusterNode: @unchecked Sendable {
     /// The meta group's voters: the first five members.
     static let maxMetaVoters = 5
 
+    let eventLoop: any EventLoop
+
     init(plan: StartupPlan, eventLoops: any EventLoopGroup) throws(StartupError) {
         self.plan = plan
+        eventLoop = eventLoops.next()
         var addresses: [NodeID: NodeAddress] = [:]
         for (i, a) in plan.membership.nodes.enumerated() { addresses[NodeID(i + 1)] = a }
         self.addresses = addresses
@@ -81,7 +84,24 @@ final class ClusterNode: @unchecked Sendable {
         transport.onRaft = { [host] batch in host.receive(batch) }
         try await transport.start(host: plan.selfAddress.host, port: Int(plan.selfAddress.port) + plan.config.peerPortOffset)
         host.start()
+        scheduleLeaderBalancing(on: eventLoop)
     }
+
+    /// Every few seconds, shards this node leads but does not prefer are handed to their
+    /// preferred replica when it is caught up; the placement spreads preferred replicas evenly,
+    /// so leaders (and the write load) spread evenly over the nodes.
+    private func scheduleLeaderBalancing(on loop: any EventLoop) {
+        loop.scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(Self.leaderBalanceSeconds)) { [self] _ in
+            for st in host.status() where st.role == .leader && st.group != Self.metaGroup {
+                guard let shard = shardMap.shard(id: ShardID(rawValue: Int(st.group) - 1)),
+                      let preferred = shard.preferredLeader.flatMap({ node(of: $0) }), preferred != selfID else { continue }
+                host.transferLeadershipIfCaughtUp(st.group, to: ReplicaID(preferred))
+            }
+        }
+    }
+
+    /// Seconds between leader-balancing rounds.
+    static let leaderBalanceSeconds: Int64 = 3
 
     func stop() {
         transport.stop()
