@@ -11,10 +11,15 @@ struct NodeHealth: Equatable, Sendable {
     /// Shards named in a reason, at most; the rest are counted ("and 12 more").
     static let maxShardsNamed = 10
 
+    /// Health from the Raft host's status (the meta group is not a shard).
     static func evaluate(hostRunning: Bool, statuses: [GroupStatus]) -> NodeHealth {
+        let leaderless = statuses.filter { $0.group != ClusterNode.metaGroup && $0.leaderNode == nil }.map { Int($0.group) - 1 }
+        return evaluate(hostRunning: hostRunning, shardsWithoutLeader: leaderless)
+    }
+
+    static func evaluate(hostRunning: Bool, shardsWithoutLeader leaderless: [Int]) -> NodeHealth {
         var problems: [String] = []
         if !hostRunning { problems.append("the Raft host is not running") }
-        let leaderless = statuses.filter { $0.group != ClusterNode.metaGroup && $0.leaderNode == nil }.map { $0.group - 1 }
         if !leaderless.isEmpty {
             var named = leaderless.prefix(maxShardsNamed).map(String.init).joined(separator: ", ")
             if leaderless.count > maxShardsNamed { named += " and \(leaderless.count - maxShardsNamed) more" }

@@ -113,15 +113,31 @@ final class NodeMetrics: Sendable {
 
     // MARK: - Scraping
 
-    /// The Prometheus text exposition, after refreshing the per-shard gauges from `statuses`
-    /// (the Raft host's view of its groups; the meta group is left out).
-    func render(statuses: [GroupStatus]) -> [UInt8] {
-        for st in statuses where st.group != ClusterNode.metaGroup {
-            let gauges = gauges(shard: Int(st.group) - 1)
-            gauges.isLeader.record(st.role == .leader ? 1 : 0)
-            gauges.term.record(st.term)
-            gauges.commitIndex.record(st.commitIndex)
-            gauges.appliedIndex.record(st.appliedIndex)
+    /// One shard replica's Raft state, as exported by the per-shard gauges.
+    struct ShardSample: Sendable {
+        var shard: Int
+        var isLeader: Bool
+        var term: UInt64
+        var commitIndex: UInt64
+        var appliedIndex: UInt64
+    }
+
+    /// The shard replicas in the Raft host's status (the meta group is left out).
+    static func samples(_ statuses: [GroupStatus]) -> [ShardSample] {
+        statuses.filter { $0.group != ClusterNode.metaGroup }.map {
+            ShardSample(shard: Int($0.group) - 1, isLeader: $0.role == .leader, term: $0.term,
+                        commitIndex: $0.commitIndex, appliedIndex: $0.appliedIndex)
+        }
+    }
+
+    /// The Prometheus text exposition, after refreshing the per-shard gauges from `shards`.
+    func render(shards: [ShardSample]) -> [UInt8] {
+        for s in shards {
+            let gauges = gauges(shard: s.shard)
+            gauges.isLeader.record(s.isLeader ? 1 : 0)
+            gauges.term.record(s.term)
+            gauges.commitIndex.record(s.commitIndex)
+            gauges.appliedIndex.record(s.appliedIndex)
         }
         return registry.emitToBuffer()
     }
