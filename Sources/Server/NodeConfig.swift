@@ -29,8 +29,8 @@ struct NodeConfig: Hashable, Sendable {
     var maxInlineBytes = 65_536
     /// Most client connections open at once; more are refused with an error. Default 10000.
     var maxConnections = 10_000
-    /// The HTTP endpoint (metrics, health) listens on the node's host at its port plus this
-    /// offset; 0 disables it. Not served yet. Default 1000 (port offset).
+    /// The HTTP endpoint (`/metrics`, `/health`, `/status`) listens on the node's host at its
+    /// port plus this offset; 0 disables it. Default 1000 (port offset).
     var httpPortOffset = 1000
     /// Nodes talk to each other (Raft, forwarded commands) on the client port plus this
     /// offset. Default 10000 (port offset).

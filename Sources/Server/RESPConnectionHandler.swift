@@ -20,6 +20,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var closeAfter: Int?
     /// Inside `channelRead`: replies written now are flushed by `channelReadComplete`.
     private var reading = false
+    private let metrics = NodeMetrics.shared
 
     init(identity: ServerIdentity, clientID: Int64, startedAt: ContinuousClock.Instant, router: CommandRouter? = nil) {
         self.identity = identity
@@ -31,16 +32,20 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !session.isClosing else { return }
         let command = unwrapInboundIn(data)
+        let name = command.name
+        let timer = metrics.requestTimer(name)
+        let started = NodeMetrics.clock()
         let request = nextRequest
         nextRequest += 1
         reading = true
         defer { reading = false }
-        if let router, CommandRouter.names.contains(command.name) {
+        if let router, CommandRouter.names.contains(name) {
             let args = command.parts.map { Array($0.readableBytesView) }
             let loop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: loop)
             let ctx = NIOLoopBound(context, eventLoop: loop)
             router.execute(args, session: &routeSession, hops: 0) { value in
+                timer.recordNanoseconds(Int64(NodeMetrics.clock() - started))
                 if loop.inEventLoop {
                     // Completed inside this read (no flush needed yet) or later on this loop.
                     handler.value.finish(request, value, context: ctx.value, flush: !handler.value.reading)
@@ -53,6 +58,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let uptime = (ContinuousClock.now - startedAt).components.seconds
         let reply = ConnectionCommands.reply(to: command, session: &session, identity: identity, uptimeSeconds: uptime)
         if session.isClosing { closeAfter = request }
+        timer.recordNanoseconds(Int64(NodeMetrics.clock() - started))
         finish(request, reply, context: context, flush: false)
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 #if canImport(Glibc)
@@ -100,15 +101,34 @@ struct ServerCommand: AsyncParsableCommand {
             let peerPort = Int(plan.selfAddress.port) + plan.config.peerPortOffset
             throw StartupError("cannot listen on peer port \(plan.selfAddress.host):\(peerPort): \(Self.describe(error))")
         }
+        let hostRunning = NIOLockedValueBox(true)
+        var http: HTTPListener?
+        let httpPort = Int(plan.selfAddress.port) + plan.config.httpPortOffset
+        if plan.config.httpPortOffset > 0 {
+            NodeMetrics.shared.bootstrapGlobalSystem()
+            let routes = HTTPRoutes.node(node, router: router, metrics: .shared, hostRunning: hostRunning)
+            do {
+                guard httpPort <= 65_535 else { throw StartupError("port out of range (client port + http_port_offset > 65535)") }
+                http = try await HTTPListener.start(host: plan.selfAddress.host, port: httpPort, routes: routes, group: group)
+            } catch {
+                listener.channel.close(promise: nil)
+                node.stop()
+                try? await group.shutdownGracefully()
+                throw StartupError("cannot listen on HTTP port \(plan.selfAddress.host):\(httpPort): \(Self.describe(error))")
+            }
+        }
 
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
             Console.out("mystore-server: received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
             listener.channel.close(promise: nil)
         }
-        Console.out("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP, cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory)")
+        let httpNote = http == nil ? "" : ", HTTP on port \(httpPort)"
+        Console.out("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory)")
 
         try? await listener.channel.closeFuture.get()
         signals.cancel()
+        try? await http?.channel.close()
+        hostRunning.withLockedValue { $0 = false }
         node.stop()
         try? await group.shutdownGracefully()
         Console.out("mystore-server: stopped")

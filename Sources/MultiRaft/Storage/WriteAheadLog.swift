@@ -51,6 +51,9 @@ public final class WriteAheadLog {
     public private(set) var recordsWritten = 0
     public private(set) var bytesWritten = 0
     public private(set) var syncs = 0
+    /// Called after each fdatasync in `append`, on the appending thread, with how long the
+    /// fdatasync took and how many records it made durable (for the node's metrics).
+    public var onSync: (@Sendable (_ seconds: Double, _ records: Int) -> Void)?
 
     /// Opens (creating if needed) the log in `settings.directory` and recovers every group.
     /// Throws with file and offset when a segment is corrupt before its tail.
@@ -106,7 +109,9 @@ public final class WriteAheadLog {
         }
         if !settings.plantedSkipWrites {
             try active.append(buffer.bytes)
+            let started = onSync == nil ? 0 : monotonicNanos()
             try active.sync()
+            if let onSync { onSync(Double(monotonicNanos() - started) / 1e9, records.count) }
         }
         syncs += 1
         recordsWritten += records.count

@@ -45,6 +45,7 @@ final class ClusterNode: @unchecked Sendable {
             throw StartupError("cannot recover the write-ahead log: \(error)")
         }
         for n in wal.recoveryNotes { Console.out("mystore-server: \(n)") }
+        wal.onSync = { NodeMetrics.shared.walSynced(seconds: $0, records: $1) }
 
         var peers: [NodeID: (host: String, port: Int)] = [:]
         for (id, a) in addresses where id != selfID { peers[id] = (a.host, Int(a.port) + plan.config.peerPortOffset) }

@@ -123,6 +123,7 @@ final class CommandRouter: @unchecked Sendable {
         case .write(_, let command, let mapper):
             if status?.role == .leader {
                 let request = KVRequest(clientID: clientID, sequence: sequence, timestampMillis: wallClockMillis(), command: command)
+                NodeMetrics.shared.proposed(shard: shard.id.rawValue)
                 node.host.propose(group, request.encoded()) { result in
                     switch result {
                     case .success(let r): reply(mapper(r as? KVResult ?? .error("ERR internal: unexpected result")))
