@@ -1,37 +1,44 @@
 import MultiRaft
 
-/// Client sessions for exactly-once writes: per client, the last sequence number applied and
-/// its result, so a retried request gets the original answer instead of being applied twice.
+/// Client sessions for exactly-once writes: per client, the results of its most recent
+/// sequence numbers (a window), so a retried request gets the original answer instead of being
+/// applied twice. Pipelined writes of one client may reach a shard out of order (they travel
+/// different routes); any sequence inside the window, or above it, is judged correctly.
 ///
-/// Bounded in number (least recently used evicted first) and in time (sessions idle longer
-/// than the TTL on the replicated clock are dropped). A client keeps at most one write in
-/// flight per client id: a sequence below the last applied one cannot be answered any more.
+/// Bounded in number (least recently used evicted first), in time (sessions idle longer than
+/// the TTL on the replicated clock are dropped) and per session (`window` results; a sequence
+/// at or below the highest one evicted from the window can no longer be answered).
 struct ClientSessions {
     struct Session: Equatable, Sendable {
-        var sequence: UInt64
+        /// Results of the applied sequences still in the window.
+        var results: [UInt64: KVResult]
+        /// The highest sequence evicted from the window (0 = none).
+        var floor: UInt64
         var lastSeenMillis: UInt64
-        var result: KVResult
     }
 
     /// What to do with an incoming request.
     enum Verdict: Equatable {
         /// Not seen before: apply it.
         case new
-        /// A retry of the last applied request: answer with its result.
+        /// A retry of an applied request: answer with its result.
         case duplicate(KVResult)
-        /// Older than the last applied request: refuse it without applying.
-        case stale(lastSequence: UInt64)
+        /// Too old to tell: refuse it without applying.
+        case stale(floor: UInt64)
     }
 
+    /// Results kept per session.
+    let window: Int
     let maxSessions: Int
     let ttlMillis: UInt64
     private(set) var sessions: [UInt64: Session] = [:]
     /// Least recently used first; since the clock never goes back, also oldest `lastSeenMillis` first.
     private(set) var order = EvictionQueue<UInt64>()
 
-    init(maxSessions: Int, ttlMillis: UInt64) {
+    init(maxSessions: Int, ttlMillis: UInt64, window: Int = 256) {
         self.maxSessions = maxSessions
         self.ttlMillis = ttlMillis
+        self.window = max(1, window)
     }
 
     var count: Int { sessions.count }
@@ -44,19 +51,32 @@ struct ClientSessions {
     /// whether or not they have been purged yet, so the verdict does not depend on purge timing.
     func verdict(clientID: UInt64, sequence: UInt64, clock: UInt64) -> Verdict {
         guard let s = sessions[clientID], !isIdle(s, at: clock) else { return .new }
-        if sequence == s.sequence { return .duplicate(s.result) }
-        if sequence < s.sequence { return .stale(lastSequence: s.sequence) }
+        if let r = s.results[sequence] { return .duplicate(r) }
+        if sequence <= s.floor { return .stale(floor: s.floor) }
         return .new
     }
 
     /// Remembers an applied request's result and evicts the least recently used sessions
     /// beyond the bound.
     mutating func record(clientID: UInt64, sequence: UInt64, result: KVResult, clock: UInt64) {
-        sessions[clientID] = Session(sequence: sequence, lastSeenMillis: clock, result: result)
+        var s = sessions[clientID].flatMap { isIdle($0, at: clock) ? nil : $0 } ?? Session(results: [:], floor: 0, lastSeenMillis: clock)
+        s.results[sequence] = result
+        s.lastSeenMillis = clock
+        if s.results.count > window, let oldest = s.results.keys.min() {
+            s.results[oldest] = nil
+            s.floor = max(s.floor, oldest)
+        }
+        sessions[clientID] = s
         order.append(clientID)
         while sessions.count > maxSessions, let oldest = order.removeFirst() {
             sessions.removeValue(forKey: oldest)
         }
+    }
+
+    /// Restores one session as written in a snapshot.
+    mutating func restore(clientID: UInt64, session: Session) {
+        sessions[clientID] = session
+        order.append(clientID)
     }
 
     /// Drops up to `limit` sessions idle past the TTL.

@@ -10,6 +10,9 @@ public struct KVSettings: Sendable {
     public var maxSessions = 100_000
     /// Sessions idle longer than this on the replicated clock are dropped (milliseconds).
     public var sessionTTLMillis: UInt64 = 3_600_000
+    /// Results kept per client session: how far out of order (or how late) a client's
+    /// pipelined or retried writes may arrive and still be answered exactly once.
+    public var sessionWindow = 256
     /// Deleted or expired keys whose history is still kept; the longest retired is forgotten
     /// first (keys).
     public var maxRetiredKeys = 100_000

@@ -10,7 +10,7 @@ import MultiRaft
 ///
 ///     record:  [key blob] [flags u8: 1 = value, 2 = expiry] [value blob]? [expiresAt u64]?
 ///              [versions u32] ([index u64] [has value u8] [value blob]?)*   oldest first
-///     session: [clientID u64] [sequence u64] [lastSeenMillis u64] [result]
+///     session: [clientID u64] [floor u64] [lastSeenMillis u64] [results u32] ([sequence u64] [result])*
 ///
 /// The orders written are the eviction orders, so a restored replica evicts exactly what the
 /// original would have.
@@ -46,9 +46,13 @@ extension KVStateMachine {
             let s = sessions.sessions[clientID]!
             w.reset()
             w.write(clientID)
-            w.write(s.sequence)
+            w.write(s.floor)
             w.write(s.lastSeenMillis)
-            s.result.encode(into: &w)
+            w.write(UInt32(s.results.count))
+            for (seq, result) in s.results.sorted(by: { $0.key < $1.key }) {
+                w.write(seq)
+                result.encode(into: &w)
+            }
             try out.write(w.bytes, to: sink)
         }
         w.reset()
@@ -105,7 +109,7 @@ struct SnapshotImage {
     var clockMillis: UInt64 = 0
 
     static func read(from input: SnapshotInput, settings: KVSettings) throws -> SnapshotImage {
-        var image = SnapshotImage(sessions: ClientSessions(maxSessions: settings.maxSessions, ttlMillis: settings.sessionTTLMillis))
+        var image = SnapshotImage(sessions: ClientSessions(maxSessions: settings.maxSessions, ttlMillis: settings.sessionTTLMillis, window: settings.sessionWindow))
         guard try input.read(8, "magic") == KVStateMachine.snapshotMagic else {
             throw DecodeError("not a MyStore key-value snapshot (bad magic)")
         }
@@ -144,13 +148,21 @@ struct SnapshotImage {
         var seen = Set<UInt64>()
         for n in 0..<sessionCount {
             let clientID = try input.readUInt64("session #\(n) client")
-            let sequence = try input.readUInt64("session #\(n) sequence")
+            let floor = try input.readUInt64("session #\(n) floor")
             let lastSeen = try input.readUInt64("session #\(n) last seen")
-            let result = try readResult(input, what: "session #\(n) result")
+            let count = try input.readUInt32("session #\(n) result count")
+            guard Int(count) <= image.sessions.window else {
+                throw DecodeError("session #\(n) holds \(count) results, more than the window of \(image.sessions.window)")
+            }
+            var results: [UInt64: KVResult] = [:]
+            for k in 0..<count {
+                let seq = try input.readUInt64("session #\(n) sequence #\(k)")
+                results[seq] = try readResult(input, what: "session #\(n) result #\(k)")
+            }
             guard clientID != 0, seen.insert(clientID).inserted else {
                 throw DecodeError("session #\(n) has client id \(clientID), zero or repeated")
             }
-            image.sessions.record(clientID: clientID, sequence: sequence, result: result, clock: lastSeen)
+            image.sessions.restore(clientID: clientID, session: .init(results: results, floor: floor, lastSeenMillis: lastSeen))
         }
 
         let computed = input.checksum

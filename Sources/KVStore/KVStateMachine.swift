@@ -29,7 +29,7 @@ public final class KVStateMachine {
 
     public init(settings: KVSettings = KVSettings()) {
         self.settings = settings
-        sessions = ClientSessions(maxSessions: settings.maxSessions, ttlMillis: settings.sessionTTLMillis)
+        sessions = ClientSessions(maxSessions: settings.maxSessions, ttlMillis: settings.sessionTTLMillis, window: settings.sessionWindow)
     }
 
     // MARK: Applying entries
@@ -63,8 +63,8 @@ public final class KVStateMachine {
             switch sessions.verdict(clientID: request.clientID, sequence: request.sequence, clock: clockMillis) {
             case .new: break
             case .duplicate(let result): return result
-            case .stale(let last):
-                return .error("ERR stale request: sequence \(request.sequence) of client \(request.clientID) is below the last applied \(last)")
+            case .stale(let floor):
+                return .error("ERR stale request: sequence \(request.sequence) of client \(request.clientID) is too old to be answered (at or below \(floor))")
             }
         }
         clockMillis = max(clockMillis, request.timestampMillis)

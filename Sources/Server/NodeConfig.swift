@@ -32,6 +32,12 @@ struct NodeConfig: Hashable, Sendable {
     /// The HTTP endpoint (`/metrics`, `/health`, `/status`) listens on the node's host at its
     /// port plus this offset; 0 disables it. Default 1000 (port offset).
     var httpPortOffset = 1000
+    /// Also snapshot a shard once this many bytes of entries were applied since the last
+    /// snapshot. Default 67108864 (bytes, 64 MiB).
+    var snapshotLogBytes = 64 << 20
+    /// Entries kept in the log behind a snapshot, so a slightly slow follower catches up from
+    /// the log instead of a snapshot. Default 2000 (entries).
+    var snapshotTrailingEntries = 2_000
     /// Nodes talk to each other (Raft, forwarded commands) on the client port plus this
     /// offset. Default 10000 (port offset).
     var peerPortOffset = 10_000
@@ -64,6 +70,8 @@ struct NodeConfig: Hashable, Sendable {
         .integer("http_port_offset", 0...65_535) { $0.httpPortOffset = $1 },
         .integer("snapshot_entries", 1...(1 << 40)) { $0.snapshotEntries = $1 },
         .integer("peer_port_offset", 1...65_535) { $0.peerPortOffset = $1 },
+        .integer("snapshot_log_bytes", 1...(1 << 50)) { $0.snapshotLogBytes = $1 },
+        .integer("snapshot_trailing_entries", 0...(1 << 40)) { $0.snapshotTrailingEntries = $1 },
         .integer("history_depth", 0...1_000) { $0.historyDepth = $1 },
         .integer("request_timeout_ms", 100...600_000) { $0.requestTimeoutMilliseconds = $1 },
         NodeConfigSetting(key: "client_redirects", expected: "forward or moved") { config, text in

@@ -18,17 +18,29 @@ import MultiRaft
         #expect(r.apply(.incrementBy(key: b("n"), delta: 5), client: 7, sequence: 2) == .integer(10))
     }
 
-    @Test func lowerSequenceIsNotApplied() {
+    // Pipelined writes of one client can arrive out of order: each applies once.
+    @Test func outOfOrderSequencesApplyOnce() {
         let r = Replica()
-        r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: 5)
-        let stale = r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: 4)
-        guard case .error(let message) = stale else {
-            Issue.record("a stale sequence must be refused")
+        #expect(r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: 5) == .integer(1))
+        #expect(r.apply(.incrementBy(key: b("n"), delta: 10), client: 7, sequence: 4) == .integer(11))
+        #expect(r.apply(.incrementBy(key: b("n"), delta: 10), client: 7, sequence: 4) == .integer(11), "retry of 4")
+        #expect(r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: 5) == .integer(1), "retry of 5")
+        #expect(r.get("n") == "11")
+    }
+
+    // Beyond the window a sequence can no longer be judged: it is refused, never applied twice.
+    @Test func sequencesOlderThanTheWindowAreRefused() {
+        var settings = KVSettings()
+        settings.sessionWindow = 4
+        let r = Replica(settings: settings)
+        for seq in 1...10 { r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: UInt64(seq)) }
+        guard case .error(let message) = r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: 6) else {
+            Issue.record("a sequence below the window must be refused")
             return
         }
         #expect(message.contains("stale"))
-        #expect(r.get("n") == "1")
-        #expect(r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: 5) == .integer(1))
+        #expect(r.get("n") == "10")
+        #expect(r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: 7) == .integer(7), "still in the window")
     }
 
     @Test func clientsAreIndependentAndZeroHasNoSession() {

@@ -46,6 +46,8 @@ public struct HostSettings: Sendable {
     public var raft = RaftSettings(id: 1)
     /// Take a snapshot and compact once this many entries were applied since the last one.
     public var snapshotEntries: UInt64 = 20_000
+    /// ... or once this many bytes of entries were applied since the last one.
+    public var snapshotLogBytes: UInt64 = 64 << 20
     /// Entries kept in the log behind a snapshot, so slow followers catch up from the log.
     public var keepTrailingEntries: UInt64 = 2_000
     /// Proposals and reads not completed within this many milliseconds fail with `.timeout`.

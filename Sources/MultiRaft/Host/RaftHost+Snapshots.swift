@@ -1,9 +1,11 @@
 extension RaftHost {
-    /// Takes a snapshot when enough entries were applied since the last one: the state
-    /// machine streams into a snapshot file, then the core and the WAL drop what it covers.
+    /// Takes a snapshot when enough entries (or bytes of entries) were applied since the last
+    /// one: the state machine streams into a snapshot file, then the core and the WAL drop
+    /// what it covers.
     func maybeSnapshot(_ g: HostedGroup) {
         let applied = g.core.appliedIndex
-        guard applied >= g.lastSnapshotIndex + settings.snapshotEntries else { return }
+        guard applied > g.lastSnapshotIndex,
+              applied >= g.lastSnapshotIndex + settings.snapshotEntries || g.bytesSinceSnapshot >= settings.snapshotLogBytes else { return }
         let meta = SnapshotMetadata(index: applied, term: g.core.term(at: applied) ?? 0, configuration: g.core.configuration)
         do {
             let w = try SnapshotWriter(directory: snapshotDirectory, group: g.id, metadata: meta)
@@ -19,6 +21,7 @@ extension RaftHost {
             g.core.compact(through: through)
             try wal.compact(group: g.id, through: through)
             g.lastSnapshotIndex = applied
+            g.bytesSinceSnapshot = 0
             try removeSnapshots(of: g.id, olderThan: applied)
         } catch {
             note("snapshot of group \(g.id) at \(applied) failed: \(error)")
@@ -80,6 +83,7 @@ extension RaftHost {
             let reader = try SnapshotReader(path: path)
             try g.stateMachine.restore(from: { () throws(StorageError) -> [UInt8]? in try reader.nextChunk() })
             g.lastSnapshotIndex = snap.metadata.index
+            g.bytesSinceSnapshot = 0
             try removeSnapshots(of: g.id, olderThan: snap.metadata.index)
         } catch {
             stopNode("cannot install snapshot \(path): \(error)")

@@ -28,6 +28,8 @@ public final class RaftHost: @unchecked Sendable {
         let stateMachine: any GroupStateMachine
         var nodeOf: [ReplicaID: NodeID]
         var lastSnapshotIndex: LogIndex
+        /// Bytes of entries applied since the last snapshot (the byte trigger of compaction).
+        var bytesSinceSnapshot: UInt64 = 0
         var proposals: [UInt64: (completion: Completion, deadline: Double)] = [:]
         var reads: [UInt64: (body: ReadBody, completion: Completion, deadline: Double, index: LogIndex?)] = [:]
 
@@ -294,6 +296,7 @@ public final class RaftHost: @unchecked Sendable {
     }
 
     private func apply(_ g: HostedGroup, _ entries: [Entry]) {
+        for e in entries { g.bytesSinceSnapshot += UInt64(e.data.count) }
         for e in entries where e.kind == .normal && e.data.count >= 16 {
             var r = BinaryReader(e.data)
             guard let origin = try? r.readUInt64(), let id = try? r.readUInt64() else { continue }

@@ -56,7 +56,8 @@ final class ClusterNode: @unchecked Sendable {
         settings.raft.electionTicks = plan.config.electionTicks
         settings.raft.heartbeatTicks = plan.config.heartbeatTicks
         settings.snapshotEntries = UInt64(plan.config.snapshotEntries)
-        settings.keepTrailingEntries = UInt64(max(100, plan.config.snapshotEntries / 5))
+        settings.snapshotLogBytes = UInt64(plan.config.snapshotLogBytes)
+        settings.keepTrailingEntries = UInt64(plan.config.snapshotTrailingEntries)
         settings.requestTimeoutMillis = plan.config.requestTimeoutMilliseconds
         host = RaftHost(node: selfID, settings: settings, wal: wal, snapshotDirectory: data + "/snapshots", transport: transport)
 
