@@ -53,7 +53,9 @@ public final class RaftHost: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(false)
     private let statusBox = Mutex<[GroupID: GroupStatus]>([:])
-    private var nextID: UInt64 = 1
+    /// Proposal and read ids. Random start: entries proposed by an earlier run of this node
+    /// are still applied after a restart and must never match a new request's id.
+    private var nextID = UInt64.random(in: 1...(UInt64.max >> 1))
     /// Notes for the node's log (storage repairs, dropped snapshots); drained by `takeNotes`.
     private let notes = Mutex<[String]>([])
 
