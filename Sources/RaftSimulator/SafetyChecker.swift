@@ -7,6 +7,9 @@ final class SafetyChecker {
         var term: Term
         var fingerprint: UInt64
         var write: SimWrite?
+        /// An upper bound on the term in which the entry was committed: the lowest current
+        /// term of any replica seen holding it committed (the committing leader's, when seen).
+        var commitTerm: Term
     }
 
     struct EntryKey: Hashable {
@@ -50,7 +53,7 @@ final class SafetyChecker {
     }
 
     /// Records that entry `index` is committed (seen committed, or applied) with this content.
-    func observeCommitted(_ e: Entry, by replica: ReplicaID, how: String) -> String? {
+    func observeCommitted(_ e: Entry, by replica: ReplicaID, how: String, observerTerm: Term) -> String? {
         let i = Int(e.index)
         let fp = fingerprint(e.data)
         if ref.count < i { ref.append(contentsOf: repeatElement(nil, count: i - ref.count)) }
@@ -58,8 +61,9 @@ final class SafetyChecker {
             if r.term != e.term || r.fingerprint != fp {
                 return "state machine safety: replica \(replica) \(how) entry \(i) of term \(e.term), but entry \(i) of term \(r.term) was committed before (a committed entry was lost)"
             }
+            ref[i - 1]!.commitTerm = min(r.commitTerm, observerTerm)
         } else {
-            ref[i - 1] = RefEntry(term: e.term, fingerprint: fp, write: e.kind == .normal ? SimWrite.decode(e.data) : nil)
+            ref[i - 1] = RefEntry(term: e.term, fingerprint: fp, write: e.kind == .normal ? SimWrite.decode(e.data) : nil, commitTerm: observerTerm)
         }
         maxCommit = max(maxCommit, e.index)
         return nil
@@ -72,10 +76,12 @@ final class SafetyChecker {
         return ref[Int(index) - 1]?.term
     }
 
-    /// Leader Completeness: a new leader holds every entry committed before its term.
+    /// Leader Completeness (§5.4): a leader of term t holds every entry committed in a term
+    /// before t. (A leader of an older term may still be elected while a newer term commits;
+    /// it need not hold those entries.) Entries committed before t form a prefix of the log.
     func checkLeaderCompleteness(_ core: RaftReplica) -> String? {
         var i = min(maxCommit, LogIndex(ref.count))
-        while i > 0 && refTerm(at: i) == nil { i -= 1 }
+        while i > 0 && (ref[Int(i) - 1] == nil || ref[Int(i) - 1]!.commitTerm >= core.term) { i -= 1 }
         guard i > 0, i >= core.firstIndex else { return nil }  // older entries are in its snapshot
         let have = core.term(at: i)
         if have != refTerm(at: i) {

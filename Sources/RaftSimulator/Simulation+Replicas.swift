@@ -72,7 +72,7 @@ extension Simulation {
             stats.snapshotsInstalled += 1
         }
         for e in rd.committedEntries {
-            check(checker.observeCommitted(e, by: rep.id, how: "applied"))
+            check(checker.observeCommitted(e, by: rep.id, how: "applied", observerTerm: rep.core.term))
             if e.kind == .confChange && rep.core.role == .leader { stats.confChangesApplied += 1 }
             if let w = rep.kv.apply(e), let p = pendingWrites[w.op], p.group == rep.group, p.replica == rep.id {
                 pendingWrites[w.op] = nil
@@ -96,7 +96,7 @@ extension Simulation {
             let lo = max(rep.lastSeenCommit + 1, rep.core.firstIndex)
             if lo <= rep.core.commitIndex {
                 for e in rep.core.entries(from: lo, through: rep.core.commitIndex) {
-                    check(checker.observeCommitted(e, by: rep.id, how: "committed"))
+                    check(checker.observeCommitted(e, by: rep.id, how: "committed", observerTerm: rep.core.term))
                 }
             }
             checker.noteCommitIndex(rep.core.commitIndex)
