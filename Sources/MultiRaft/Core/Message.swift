@@ -41,14 +41,6 @@ public struct Message: Sendable, Hashable {
         self.to = to
         self.term = term
     }
-
-    /// Messages that only count within the term they were sent in.
-    var isResponse: Bool {
-        switch kind {
-        case .appendResponse, .voteResponse, .preVoteResponse, .heartbeatResponse, .readIndexResponse: true
-        default: false
-        }
-    }
 }
 
 /// The `context` of a vote message sent because of a leadership transfer.
