@@ -51,6 +51,7 @@ let package = Package(
                 "MultiRaft",
                 "ShardRouter",
                 "KVStore",
+                "MyStoreClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -9,6 +9,7 @@ struct AdminCommand: ParsableCommand {
         subcommands: [
             PutCommand.self, GetCommand.self, DelCommand.self, CasCommand.self,
             MembersCommand.self, StatusCommand.self, ShardsCommand.self, PingCommand.self,
+            NodeCommand.self, RebalanceCommand.self, ShardCommand.self, LeaderCommand.self,
         ]
     )
 }

@@ -7,14 +7,14 @@ import ShardRouter
 
 /// A non-blocking TCP socket whose every wait is bounded by a deadline (via `poll`), so
 /// connect, send and receive each time out cleanly. Errors name the node.
-final class TCPSocket {
-    typealias Instant = ContinuousClock.Instant
+public final class TCPSocket {
+    public typealias Instant = ContinuousClock.Instant
 
-    let node: NodeAddress
+    public let node: NodeAddress
     private let fd: Int32
 
     /// Connects to `node`, trying each resolved address in turn, within `timeout`.
-    init(connectingTo node: NodeAddress, timeout: Duration) throws(ClientError) {
+    public init(connectingTo node: NodeAddress, timeout: Duration) throws(ClientError) {
         let deadline = Instant.now + timeout
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -50,7 +50,7 @@ final class TCPSocket {
     deinit { close(fd) }
 
     /// Writes all of `bytes`, waiting for buffer space until `deadline`.
-    func send(_ bytes: [UInt8], deadline: Instant, timeout: Duration) throws(ClientError) {
+    public func send(_ bytes: [UInt8], deadline: Instant, timeout: Duration) throws(ClientError) {
         var sent = 0
         while sent < bytes.count {
             let count = bytes.withUnsafeBytes { raw in
@@ -70,7 +70,7 @@ final class TCPSocket {
 
     /// Reads whatever has arrived (at least one byte) into `chunk`, waiting until `deadline`.
     /// Returns the number of bytes read.
-    func receive(into chunk: inout [UInt8], deadline: Instant, timeout: Duration) throws(ClientError) -> Int {
+    public func receive(into chunk: inout [UInt8], deadline: Instant, timeout: Duration) throws(ClientError) -> Int {
         while true {
             let count = chunk.withUnsafeMutableBytes { raw in recv(fd, raw.baseAddress!, raw.count, 0) }
             if count > 0 { return count }

@@ -52,6 +52,15 @@ struct NodeConfig: Hashable, Sendable {
     var redirectWithMoved = false
     /// Take a snapshot of a shard after this many applied log entries. Default 10000 (entries).
     var snapshotEntries = 10_000
+    /// Snapshot streams to other nodes are paced to this many bytes per second each; 0 means
+    /// unpaced. Default 104857600 (bytes per second, 100 MiB/s).
+    var snapshotSendBytesPerSecond = 100 << 20
+    /// Snapshot streams this node sends at once; more wait for the leader's retry. Default 2.
+    var snapshotMaxSends = 2
+    /// Snapshot streams this node receives at once; more are refused and retried. Default 2.
+    var snapshotMaxReceives = 2
+    /// Moves of shard replicas the rebalancer runs at once, cluster-wide. Default 2.
+    var rebalanceMaxMoves = 2
 
     /// Every setting's name (as written in the file), what it accepts, and how to set it.
     static let settings: [NodeConfigSetting] = [
@@ -73,6 +82,10 @@ struct NodeConfig: Hashable, Sendable {
         .integer("snapshot_log_bytes", 1...(1 << 50)) { $0.snapshotLogBytes = $1 },
         .integer("snapshot_trailing_entries", 0...(1 << 40)) { $0.snapshotTrailingEntries = $1 },
         .integer("history_depth", 0...1_000) { $0.historyDepth = $1 },
+        .integer("snapshot_send_bytes_per_second", 0...(1 << 40)) { $0.snapshotSendBytesPerSecond = $1 },
+        .integer("snapshot_max_sends", 1...64) { $0.snapshotMaxSends = $1 },
+        .integer("snapshot_max_receives", 1...64) { $0.snapshotMaxReceives = $1 },
+        .integer("rebalance_max_moves", 1...64) { $0.rebalanceMaxMoves = $1 },
         .integer("request_timeout_ms", 100...600_000) { $0.requestTimeoutMilliseconds = $1 },
         NodeConfigSetting(key: "client_redirects", expected: "forward or moved") { config, text in
             switch text {

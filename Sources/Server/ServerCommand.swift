@@ -3,6 +3,7 @@ import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ShardRouter
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,6 +34,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data directory (overrides data_dir; default data/<host>_<port>).", valueName: "dir"))
     var dataDir: String?
 
+    @Option(help: ArgumentHelp("Join a running cluster through this member (then run `mystore node add` for this node).", valueName: "host:port"))
+    var join: String?
+
     @Option(name: .customLong("set"), help: ArgumentHelp("Override one setting; repeatable.", valueName: "key=value"))
     var overrides: [String] = []
 
@@ -43,19 +47,48 @@ struct ServerCommand: AsyncParsableCommand {
     /// Validates the setup, then serves until SIGINT or SIGTERM. (Named apart from `run()`
     /// so a caller cannot pick the synchronous `run()` by overload resolution.)
     func start() async throws {
-        let plan = try StartupPlan.make(
-            selfAddress: selfAddress,
-            membershipPath: membership,
-            configPath: config,
-            dataDirectoryFlag: dataDir,
-            overrides: overrides,
-            environment: ProcessInfoEnvironment.current()
-        )
+        var joinAddress: NodeAddress?
+        if let join {
+            do { joinAddress = try NodeAddress(parsing: join) } catch { throw StartupError("--join: \(error)") }
+        }
+        let makePlan = { (joining: Bool) throws(StartupError) -> StartupPlan in
+            try StartupPlan.make(
+                selfAddress: selfAddress,
+                membershipPath: membership,
+                configPath: config,
+                dataDirectoryFlag: dataDir,
+                overrides: overrides,
+                environment: ProcessInfoEnvironment.current(),
+                joining: joining
+            )
+        }
+        var plan: StartupPlan
+        do {
+            plan = try makePlan(joinAddress != nil)
+        } catch {
+            // A node that joined after bootstrap is not in the membership file: its data
+            // directory's identity says which cluster it belongs to.
+            guard let relaxed = try? makePlan(true), let id = try? NodeIdentity.read(directory: relaxed.dataDirectory), id.bootstrap != nil else {
+                throw error
+            }
+            plan = relaxed
+        }
         try LocalFiles.prepareDirectory(plan.dataDirectory, what: "data directory")
-        try await serve(plan)
+        let existing = try NodeIdentity.read(directory: plan.dataDirectory)
+        var joined: JoinInfo?
+        if let b = existing?.bootstrap {
+            plan = try plan.rebased(on: b)
+        } else if existing == nil, let joinAddress {
+            let self_ = plan.selfAddress
+            let info = try JoinInfo.waitForRegistration(of: self_, via: joinAddress)
+            plan = try plan.rebased(on: info.bootstrap)
+            joined = info
+        }
+        let identity = try NodeIdentity.establish(plan: plan, existing: existing, joined: joined)
+        try await serve(plan, identity: identity)
     }
 
-    private func serve(_ plan: StartupPlan) async throws {
+    private func serve(_ plan: StartupPlan, identity nodeIdentity: NodeIdentity) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let identity = ServerIdentity(
             address: plan.selfAddress.description,
@@ -64,12 +97,13 @@ struct ServerCommand: AsyncParsableCommand {
         )
         let node: ClusterNode
         do {
-            node = try ClusterNode(plan: plan, eventLoops: group)
+            node = try ClusterNode(plan: plan, identity: nodeIdentity, eventLoops: group)
         } catch {
             try? await group.shutdownGracefully()
             throw error
         }
         let router = CommandRouter(node: node, config: plan.config, loop: group.next())
+        node.rebalancer.router = router
         node.transport.onForward = { [router] args, hops, reply in
             var session = RouteSession()
             router.execute(args, session: &session, hops: hops) { value in

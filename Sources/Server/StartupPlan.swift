@@ -5,10 +5,10 @@ import ShardRouter
 /// so a bad setup stops the node before it opens a socket.
 struct StartupPlan: Sendable {
     let selfAddress: NodeAddress
-    let membership: Membership
-    let config: NodeConfig
+    private(set) var membership: Membership
+    private(set) var config: NodeConfig
     let dataDirectory: String
-    let shardMap: ShardMap
+    private(set) var shardMap: ShardMap
 
     /// Default config file, used only when it exists (an explicit `--config` must exist).
     static let defaultConfigPath = "config/mystore.conf"
@@ -20,7 +20,8 @@ struct StartupPlan: Sendable {
         configPath: String?,
         dataDirectoryFlag: String?,
         overrides: [String],
-        environment: [String: String]
+        environment: [String: String],
+        joining: Bool = false
     ) throws(StartupError) -> StartupPlan {
         let selfAddress: NodeAddress
         do {
@@ -29,14 +30,19 @@ struct StartupPlan: Sendable {
             throw StartupError("--self: \(error)")
         }
 
-        let membershipText = try LocalFiles.readText(membershipPath, what: "membership file")
-        let membership: Membership
-        do {
-            membership = try Membership(parsing: membershipText, source: membershipPath)
-        } catch {
-            throw StartupError(error.description)
+        var membership: Membership
+        if joining && !LocalFiles.exists(membershipPath) {
+            // A joining node learns the founding membership from the cluster.
+            membership = try! Membership(nodes: [selfAddress])
+        } else {
+            let membershipText = try LocalFiles.readText(membershipPath, what: "membership file")
+            do {
+                membership = try Membership(parsing: membershipText, source: membershipPath)
+            } catch {
+                throw StartupError(error.description)
+            }
         }
-        guard membership.contains(selfAddress) else {
+        guard joining || membership.contains(selfAddress) else {
             let members = membership.nodes.map(\.description).joined(separator: ", ")
             throw StartupError("--self \(selfAddress) is not listed in \(membershipPath) (members: \(members))")
         }
@@ -52,8 +58,10 @@ struct StartupPlan: Sendable {
             throw StartupError(error.description)
         }
 
-        let shardMap: ShardMap
-        do {
+        var shardMap: ShardMap
+        if joining {
+            shardMap = try! ShardMap(shards: [])
+        } else { do {
             shardMap = try Placement.initial(
                 nodes: membership.nodes,
                 shardCount: config.shardCount,
@@ -61,7 +69,7 @@ struct StartupPlan: Sendable {
             )
         } catch {
             throw StartupError("config: \(error)")
-        }
+        } }
 
         let dataDirectory = dataDirectoryFlag ?? config.dataDir ?? "data/\(selfAddress.pathComponent)"
         return StartupPlan(
@@ -71,5 +79,21 @@ struct StartupPlan: Sendable {
             dataDirectory: dataDirectory,
             shardMap: shardMap
         )
+    }
+
+    /// The plan of a node that joined a running cluster: the cluster's founding membership,
+    /// shard count and replication factor replace the local ones, so the meta group's log
+    /// replays on the same initial layout as everywhere else.
+    func rebased(on b: JoinInfo.Bootstrap) throws(StartupError) -> StartupPlan {
+        var plan = self
+        do {
+            plan.membership = try Membership(nodes: b.members)
+            plan.config.shardCount = b.shardCount
+            plan.config.replicationFactor = b.replicationFactor
+            plan.shardMap = try Placement.initial(nodes: b.members, shardCount: b.shardCount, replicationFactor: b.replicationFactor)
+        } catch {
+            throw StartupError("the cluster's founding layout is invalid: \(error)")
+        }
+        return plan
     }
 }

@@ -162,7 +162,10 @@ struct HTTPEndpointTests {
         try LocalFiles.prepareDirectory(plan.dataDirectory, what: "data directory")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let node: ClusterNode
-        do { node = try ClusterNode(plan: plan, eventLoops: group) } catch {
+        do {
+            let identity = try NodeIdentity.establish(plan: plan, existing: nil, joined: nil)
+            node = try ClusterNode(plan: plan, identity: identity, eventLoops: group)
+        } catch {
             try? await group.shutdownGracefully()
             throw error
         }

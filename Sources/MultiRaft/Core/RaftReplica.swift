@@ -222,4 +222,7 @@ public struct RaftReplica: Sendable {
     }
 
     func isRecentlyActive(_ pr: Progress) -> Bool { pr.inactiveTicks < settings.electionTicks }
+
+    /// Leader only: whether `replica` was heard from within the last election timeout.
+    public func isRecentlyActive(_ replica: ReplicaID) -> Bool { progress[replica].map { isRecentlyActive($0) } ?? false }
 }

@@ -12,10 +12,43 @@ public protocol GroupStateMachine: AnyObject {
     func restore(from source: () throws -> [UInt8]?) throws
 }
 
+/// Replica ids name their node in the low 20 bits and an incarnation above them, so a node
+/// that leaves a group and later rejoins it does so under a new id (Raft refuses to reuse a
+/// removed id), and every node can tell where a replica lives without a lookup table.
+/// Incarnation 0 is the bootstrap replica, whose id equals its node id.
+public enum ReplicaIDs {
+    public static let nodeBits = 20
+    public static let maxNode: NodeID = (1 << nodeBits) - 1
+
+    public static func make(node: NodeID, incarnation: UInt64) -> ReplicaID {
+        precondition(node >= 1 && node <= maxNode, "node id \(node) out of range")
+        return incarnation << UInt64(nodeBits) | node
+    }
+
+    public static func node(of replica: ReplicaID) -> NodeID { replica & maxNode }
+}
+
 /// Carries Raft messages between nodes. Best effort: lost messages are Raft's business.
 public protocol RaftTransport: AnyObject, Sendable {
     /// Sends messages of any number of groups to one node, as one batch.
     func send(_ batch: [(group: GroupID, message: Message)], to node: NodeID)
+    /// Sends a snapshot message whose state is the snapshot file at `file` (the message itself
+    /// carries no data). `done` reports whether the receiver took the whole file.
+    func sendSnapshot(group: GroupID, message: Message, file: String, to node: NodeID, done: @escaping @Sendable (Bool) -> Void)
+}
+
+extension RaftTransport {
+    /// Without a streaming path the file travels inside the message (tests, small setups).
+    public func sendSnapshot(group: GroupID, message: Message, file: String, to node: NodeID, done: @escaping @Sendable (Bool) -> Void) {
+        guard var snap = message.snapshot, let f = try? DurableFile(path: file, mode: .readOnly), let bytes = try? f.readAll() else {
+            return done(false)
+        }
+        var m = message
+        snap.data = bytes
+        m.snapshot = snap
+        send([(group: group, message: m)], to: node)
+        done(true)
+    }
 }
 
 /// Why a proposal or read did not complete.
@@ -54,6 +87,8 @@ public struct HostSettings: Sendable {
     public var requestTimeoutMillis = 5_000
     /// Upper bound on inputs taken from the mailbox per loop iteration.
     public var maxInputsPerIteration = 10_000
+    /// Snapshot transfers this node sends at once; further ones wait for a later retry.
+    public var maxSnapshotSends = 2
 
     public init() {}
 }

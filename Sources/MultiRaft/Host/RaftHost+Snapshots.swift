@@ -36,18 +36,6 @@ extension RaftHost {
         }
     }
 
-    /// The core sends snapshots without data (state lives in files): attach the file.
-    func attachSnapshotFile(_ g: HostedGroup, _ m: inout Message) {
-        guard var snap = m.snapshot, snap.data.isEmpty else { return }
-        let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: g.id, index: snap.metadata.index)
-        guard let file = try? DurableFile(path: path, mode: .readOnly), let bytes = try? file.readAll() else {
-            note("snapshot file \(path) missing; cannot send it")
-            return
-        }
-        snap.data = bytes
-        m.snapshot = snap
-    }
-
     /// Writes a received snapshot file durably and verifies every chunk before the core may
     /// act on it. Returns false (message dropped) when it is damaged.
     func acceptSnapshotFile(_ g: HostedGroup, _ m: Message) -> Bool {

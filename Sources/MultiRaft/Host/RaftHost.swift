@@ -19,6 +19,8 @@ public final class RaftHost: @unchecked Sendable {
         case propose(GroupID, [UInt8], Completion)
         case read(GroupID, ReadBody, Completion)
         case transferLeadership(GroupID, ReplicaID)
+        case confChange(GroupID, ConfChange, Completion)
+        case snapshotReceived(GroupID, Message, String)
         case call(@Sendable (RaftHost) -> Void)
     }
 
@@ -32,6 +34,11 @@ public final class RaftHost: @unchecked Sendable {
         var bytesSinceSnapshot: UInt64 = 0
         var proposals: [UInt64: (completion: Completion, deadline: Double)] = [:]
         var reads: [UInt64: (body: ReadBody, completion: Completion, deadline: Double, index: LogIndex?)] = [:]
+        /// Whether this replica has been a member of the group's configuration; once it was and
+        /// an applied change removes it, the replica is destroyed.
+        var wasMember = false
+        /// Followers a snapshot is being streamed to right now.
+        var snapshotsSending: Set<ReplicaID> = []
 
         init(id: GroupID, core: RaftReplica, stateMachine: any GroupStateMachine, nodeOf: [ReplicaID: NodeID], lastSnapshotIndex: LogIndex) {
             self.id = id
@@ -58,6 +65,16 @@ public final class RaftHost: @unchecked Sendable {
     private var nextID = UInt64.random(in: 1...(UInt64.max >> 1))
     /// Notes for the node's log (storage repairs, dropped snapshots); drained by `takeNotes`.
     private let notes = Mutex<[String]>([])
+    /// Groups whose replica here was removed, with the removed replica's id: messages to that
+    /// id (or an older one) never bring the group back.
+    var tombstones: [GroupID: ReplicaID] = [:]
+    /// Snapshot transfers this node is sending.
+    var snapshotSends = 0
+    /// Asked on the host thread when a leader contacts a replica this node does not host
+    /// (a replica being added to a group): the state machine to host it with, or nil to ignore.
+    public var groupFactory: (@Sendable (GroupID) -> (any GroupStateMachine)?)?
+    /// Told (on the host thread) when a replica was created for, or removed from, a group.
+    public var onMembershipChange: (@Sendable (GroupID, _ hosted: Bool) -> Void)?
 
     public init(node: NodeID, settings: HostSettings, wal: WriteAheadLog, snapshotDirectory: String, transport: any RaftTransport) {
         self.node = node
@@ -65,6 +82,10 @@ public final class RaftHost: @unchecked Sendable {
         self.wal = wal
         self.snapshotDirectory = snapshotDirectory
         self.transport = transport
+        // Leftovers of snapshots being written or received when the node stopped.
+        for name in (try? FileSystem.list(snapshotDirectory)) ?? [] where name.hasSuffix(".tmp") || name.hasSuffix(".recv") {
+            try? FileSystem.remove(snapshotDirectory + "/" + name)
+        }
     }
 
     // MARK: - Setup (before start)
@@ -88,6 +109,10 @@ public final class RaftHost: @unchecked Sendable {
                 state.snapshot = Snapshot(metadata: reader.metadata, data: [])
                 snapIndex = reader.metadata.index
             }
+        } else if bootstrapVoters.isEmpty {
+            // A replica joining an existing group: empty until the leader sends it the log or
+            // a snapshot.
+            state = PersistedState()
         } else {
             state = .bootstrap(voters: bootstrapVoters)
             try wal.append([.entries(group: group, entries: state.entries), .hardState(group: group, state: state.hardState)])
@@ -95,8 +120,19 @@ public final class RaftHost: @unchecked Sendable {
         var s = settings.raft
         s.id = replica
         let core = RaftReplica(settings: s, state: state, randomSeed: UInt64(truncatingIfNeeded: monotonicNanos()) ^ group)
-        groups[group] = HostedGroup(id: group, core: core, stateMachine: stateMachine, nodeOf: nodeOf, lastSnapshotIndex: snapIndex)
+        let g = HostedGroup(id: group, core: core, stateMachine: stateMachine, nodeOf: nodeOf, lastSnapshotIndex: snapIndex)
+        g.wasMember = core.configuration.members.contains(replica)
+        groups[group] = g
     }
+
+    /// The replica id this node uses in `group`, as recorded when the replica was created
+    /// by a leader's message (nil for bootstrap replicas, whose id is the node id).
+    public func storedReplicaID(of group: GroupID) -> ReplicaID? {
+        guard let f = try? DurableFile(path: replicaFile(group), mode: .readOnly), let bytes = try? f.readAll() else { return nil }
+        return ReplicaID(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "")
+    }
+
+    func replicaFile(_ group: GroupID) -> String { snapshotDirectory + "/replica-\(SnapshotFormat.hex(group))" }
 
     func newestSnapshot(of group: GroupID) throws(StorageError) -> String? {
         guard FileSystem.exists(snapshotDirectory) else { return nil }
@@ -145,6 +181,18 @@ public final class RaftHost: @unchecked Sendable {
 
     public func transferLeadership(_ group: GroupID, to replica: ReplicaID) { submit(.transferLeadership(group, replica)) }
 
+    /// Proposes a membership change of `group`; completes once the leader accepted it into
+    /// its log (the caller watches the configuration for the outcome).
+    public func proposeConfChange(_ group: GroupID, _ change: ConfChange, completion: @escaping Completion) {
+        submit(.confChange(group, change, completion))
+    }
+
+    /// A snapshot file received and verified by the transport for `message` (which carries
+    /// no data); the host moves it into place and hands the message to the group.
+    public func receiveSnapshot(group: GroupID, message: Message, file: String) {
+        submit(.snapshotReceived(group, message, file))
+    }
+
     /// Hands leadership of `group` to `replica` if this replica leads and `replica` has every
     /// entry right now, so the hand-over is immediate and never waits on a lagging replica.
     public func transferLeadershipIfCaughtUp(_ group: GroupID, to replica: ReplicaID) {
@@ -163,9 +211,11 @@ public final class RaftHost: @unchecked Sendable {
 
     public func status(of group: GroupID) -> GroupStatus? { statusBox.withLock { $0[group] } }
 
+    func forgetStatus(_ group: GroupID) { statusBox.withLock { $0[group] = nil } }
+
     public func takeNotes() -> [String] { notes.withLock { n in defer { n = [] }; return n } }
 
-    func note(_ s: String) { notes.withLock { $0.append(s) } }
+    public func note(_ s: String) { notes.withLock { $0.append(s) } }
 
     // MARK: - The loop
 
@@ -195,9 +245,21 @@ public final class RaftHost: @unchecked Sendable {
         switch input {
         case .messages(let batch):
             for (gid, m) in batch {
-                guard let g = groups[gid] else { continue }
+                guard let g = groups[gid] ?? createGroup(gid, for: m) else { continue }
                 if m.kind == .snapshot && !acceptSnapshotFile(g, m) { continue }
                 g.core.step(m)
+            }
+        case .snapshotReceived(let gid, let m, let file):
+            guard let g = groups[gid] ?? createGroup(gid, for: m), installReceivedFile(g, m, file) else {
+                try? FileSystem.remove(file)
+                return
+            }
+            g.core.step(m)
+        case .confChange(let gid, let change, let completion):
+            guard let g = groups[gid] else { return completion(.failure(.unknownGroup(gid))) }
+            switch g.core.proposeConfChange(change) {
+            case .success: completion(.success(g.core.lastIndex))
+            case .failure(let e): completion(.failure(.dropped(e.description)))
             }
         case .propose(let gid, let payload, let completion):
             guard let g = groups[gid] else { return completion(.failure(.unknownGroup(gid))) }
@@ -234,8 +296,10 @@ public final class RaftHost: @unchecked Sendable {
     }
 
     func leaderNode(_ g: HostedGroup) -> NodeID? {
-        g.core.leader == 0 ? nil : g.nodeOf[g.core.leader]
+        g.core.leader == 0 ? nil : nodeOf(g, g.core.leader)
     }
+
+    func nodeOf(_ g: HostedGroup, _ replica: ReplicaID) -> NodeID { g.nodeOf[replica] ?? ReplicaIDs.node(of: replica) }
 
     private func expireRequests(now t: Double) {
         for g in groups.values {
@@ -271,9 +335,12 @@ public final class RaftHost: @unchecked Sendable {
         }
         var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
         for (g, rd) in readies {
-            for var m in rd.messages {
-                guard let dest = g.nodeOf[m.to] else { continue }
-                if m.kind == .snapshot { attachSnapshotFile(g, &m) }
+            for m in rd.messages {
+                let dest = nodeOf(g, m.to)
+                if m.kind == .snapshot {
+                    sendSnapshot(g, m, to: dest)
+                    continue
+                }
                 outbox[dest, default: []].append((g.id, m))
             }
         }
@@ -294,6 +361,11 @@ public final class RaftHost: @unchecked Sendable {
             serveReads(g)
             maybeSnapshot(g)
             publishStatus(g)
+            if g.core.configuration.members.contains(g.core.id) {
+                g.wasMember = true
+            } else if g.wasMember {
+                destroy(g, reason: "removed from the group's configuration")
+            }
         }
     }
 
@@ -319,7 +391,7 @@ public final class RaftHost: @unchecked Sendable {
         }
     }
 
-    private func publishStatus(_ g: HostedGroup) {
+    func publishStatus(_ g: HostedGroup) {
         let c = g.core
         let st = GroupStatus(group: g.id, replica: c.id, role: c.role, leaderNode: leaderNode(g), term: c.term,
                              commitIndex: c.commitIndex, appliedIndex: c.appliedIndex, lastIndex: c.lastIndex,

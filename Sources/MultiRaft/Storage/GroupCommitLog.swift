@@ -76,6 +76,9 @@ public final class GroupCommitLog: @unchecked Sendable {
     }
 }
 
+/// Runs `body` on a new detached OS thread (for blocking work such as streaming a file).
+public func detachThread(_ body: @escaping @Sendable () -> Void) { Thread.detach(body) }
+
 /// A minimal detached OS thread (no Foundation dependency).
 enum Thread {
     static func detach(_ body: @escaping @Sendable () -> Void) {

@@ -123,15 +123,19 @@ public final class WriteAheadLog {
     private func note(_ r: WALRecord, in k: Int) {
         switch r {
         case .entries(let g, let ents):
+            removedGroups.remove(g)
             if let last = ents.last?.index { segments[k].maxIndex[g] = max(segments[k].maxIndex[g] ?? 0, last) }
         case .hardState(let g, let hs):
+            removedGroups.remove(g)
             hardStates[g] = hs
         case .compacted(let g, let i), .installedSnapshot(let g, let i):
+            removedGroups.remove(g)
             compactedThrough[g] = max(compactedThrough[g] ?? 0, i)
         case .removed(let g):
             removedGroups.insert(g)
             hardStates[g] = nil
             compactedThrough[g] = nil
+            recovered[g] = nil
         }
     }
 

@@ -1,5 +1,6 @@
 import KVStore
 import MultiRaft
+import NIOConcurrencyHelpers
 import NIOCore
 import ShardRouter
 #if canImport(Glibc)
@@ -11,33 +12,45 @@ import Glibc
 final class ClusterNode: @unchecked Sendable {
     let plan: StartupPlan
     let selfID: NodeID
-    /// Node ids are positions in the membership file, from 1.
-    let addresses: [NodeID: NodeAddress]
     let host: RaftHost
     let transport: PeerTransport
-    let shardMap: ShardMap
+    let streams: SnapshotStreams
     let clusterID: UInt64
+    /// The layout every node derives at bootstrap from the membership and config; the meta
+    /// group's log applies on top of it.
+    let bootstrapState: MetaState
+    private let metaBox: NIOLockedValueBox<MetaState>
+    private let kvSettings: KVSettings
+    private(set) var rebalancer: Rebalancer!
 
-    /// The meta group holds the shard map; shard k is group k + 1.
+    /// The meta group holds the layout; shard k is group k + 1.
     static let metaGroup: GroupID = 0
     static func group(of shard: ShardID) -> GroupID { GroupID(shard.rawValue + 1) }
-    /// The meta group's voters: the first five members.
+    static func shard(of group: GroupID) -> ShardID { ShardID(rawValue: Int(group) - 1) }
+    /// The meta group's voters: up to five active nodes; the others hold learner replicas.
     static let maxMetaVoters = 5
 
     let eventLoop: any EventLoop
 
-    init(plan: StartupPlan, eventLoops: any EventLoopGroup) throws(StartupError) {
+    /// The latest layout this node's meta replica applied (the bootstrap layout until then).
+    var meta: MetaState { metaBox.withLockedValue { $0 } }
+    var shardMap: ShardMap { meta.map }
+    /// Addresses of the nodes that are not removed.
+    var addresses: [NodeID: NodeAddress] { meta.addresses }
+
+    init(plan: StartupPlan, identity: NodeIdentity, eventLoops: any EventLoopGroup) throws(StartupError) {
         self.plan = plan
         eventLoop = eventLoops.next()
-        var addresses: [NodeID: NodeAddress] = [:]
-        for (i, a) in plan.membership.nodes.enumerated() { addresses[NodeID(i + 1)] = a }
-        self.addresses = addresses
-        selfID = addresses.first { $0.value == plan.selfAddress }!.key
-        shardMap = plan.shardMap
-        clusterID = Self.clusterID(plan)
+        bootstrapState = MetaState(bootstrap: plan.membership.nodes, map: plan.shardMap)
+        metaBox = NIOLockedValueBox(bootstrapState)
+        selfID = identity.nodeID
+        clusterID = identity.clusterID
+        var kv = KVSettings()
+        kv.historyDepth = plan.config.historyDepth
+        kv.maxValueBytes = plan.config.maxValueBytes
+        kvSettings = kv
 
         let data = plan.dataDirectory
-        try Self.checkIdentity(directory: data, clusterID: clusterID, selfAddress: plan.selfAddress)
         let wal: WriteAheadLog
         do {
             wal = try WriteAheadLog(settings: WALSettings(directory: data + "/wal"))
@@ -47,9 +60,14 @@ final class ClusterNode: @unchecked Sendable {
         for n in wal.recoveryNotes { Console.out("mystore-server: \(n)") }
         wal.onSync = { NodeMetrics.shared.walSynced(seconds: $0, records: $1) }
 
-        var peers: [NodeID: (host: String, port: Int)] = [:]
-        for (id, a) in addresses where id != selfID { peers[id] = (a.host, Int(a.port) + plan.config.peerPortOffset) }
-        transport = PeerTransport(selfNode: selfID, clusterID: clusterID, peers: peers, group: eventLoops)
+        streams = SnapshotStreams(
+            settings: .init(directory: data + "/snapshots", bytesPerSecond: plan.config.snapshotSendBytesPerSecond,
+                            maxReceives: plan.config.snapshotMaxReceives),
+            selfNode: selfID, clusterID: clusterID)
+        var known = bootstrapState.addresses
+        for (id, a) in identity.knownNodes { known[id] = a }
+        transport = PeerTransport(selfNode: selfID, clusterID: clusterID, peers: Self.peerPorts(known, except: selfID, offset: plan.config.peerPortOffset),
+                                  group: eventLoops, streams: streams)
 
         var settings = HostSettings()
         settings.tickMillis = plan.config.tickIntervalMilliseconds
@@ -59,27 +77,59 @@ final class ClusterNode: @unchecked Sendable {
         settings.snapshotLogBytes = UInt64(plan.config.snapshotLogBytes)
         settings.keepTrailingEntries = UInt64(plan.config.snapshotTrailingEntries)
         settings.requestTimeoutMillis = plan.config.requestTimeoutMilliseconds
+        settings.maxSnapshotSends = plan.config.snapshotMaxSends
         host = RaftHost(node: selfID, settings: settings, wal: wal, snapshotDirectory: data + "/snapshots", transport: transport)
+        host.groupFactory = { [weak self] gid in self?.makeStateMachine(gid) }
+        streams.onSnapshot = { [host] g, m, f in host.receiveSnapshot(group: g, message: m, file: f) }
 
-        var nodeOf: [ReplicaID: NodeID] = [:]
-        for id in addresses.keys { nodeOf[ReplicaID(id)] = id }
         do {
-            let metaVoters = addresses.keys.sorted().prefix(Self.maxMetaVoters).map { ReplicaID($0) }
-            if metaVoters.contains(ReplicaID(selfID)) {
-                try host.addGroup(Self.metaGroup, replica: ReplicaID(selfID), stateMachine: MetaMachine(initial: shardMap),
-                                  nodeOf: nodeOf, bootstrapVoters: metaVoters)
+            if !wal.recovered.isEmpty || !identity.isNew {
+                // A restart: host every group the WAL holds, under its recorded replica id.
+                for gid in wal.recovered.keys.sorted() {
+                    let replica = host.storedReplicaID(of: gid) ?? ReplicaID(selfID)
+                    try host.addGroup(gid, replica: replica, stateMachine: makeStateMachine(gid), nodeOf: [:], bootstrapVoters: [])
+                }
+            } else if identity.joinedNodeID == nil {
+                // First start of a founding node: the meta group and its shards per the placement.
+                let members = bootstrapState.addresses.keys.sorted()
+                let metaVoters = members.prefix(Self.maxMetaVoters).map { ReplicaID($0) }
+                if metaVoters.contains(ReplicaID(selfID)) {
+                    try host.addGroup(Self.metaGroup, replica: ReplicaID(selfID), stateMachine: makeStateMachine(Self.metaGroup),
+                                      nodeOf: [:], bootstrapVoters: metaVoters)
+                }
+                for shard in plan.shardMap.shards where shard.replicas.contains(plan.selfAddress) {
+                    let voters = shard.replicas.compactMap { a in bootstrapState.node(at: a).map { ReplicaID($0.id) } }
+                    try host.addGroup(Self.group(of: shard.id), replica: ReplicaID(selfID), stateMachine: makeStateMachine(Self.group(of: shard.id)),
+                                      nodeOf: [:], bootstrapVoters: voters)
+                }
             }
-            var kv = KVSettings()
-            kv.historyDepth = plan.config.historyDepth
-            kv.maxValueBytes = plan.config.maxValueBytes
-            for shard in shardMap.shards where shard.replicas.contains(plan.selfAddress) {
-                let voters = shard.replicas.map { a in ReplicaID(addresses.first { $0.value == a }!.key) }
-                try host.addGroup(Self.group(of: shard.id), replica: ReplicaID(selfID), stateMachine: KVShardMachine(settings: kv),
-                                  nodeOf: nodeOf, bootstrapVoters: voters)
-            }
+            // A node that just joined starts empty: the meta leader adds it to the meta group
+            // and the rebalancer moves shard replicas onto it.
         } catch {
             throw StartupError("cannot recover the shards: \(error)")
         }
+        rebalancer = Rebalancer(node: self, maxMoves: plan.config.rebalanceMaxMoves)
+    }
+
+    /// The state machine of a group hosted here.
+    func makeStateMachine(_ gid: GroupID) -> any GroupStateMachine {
+        if gid == Self.metaGroup {
+            return MetaMachine(initial: bootstrapState) { [weak self] state in self?.metaChanged(state) }
+        }
+        return KVShardMachine(settings: kvSettings)
+    }
+
+    private func metaChanged(_ state: MetaState) {
+        let old = metaBox.withLockedValue { m in defer { m = state }; return m }
+        if old.addresses != state.addresses {
+            transport.setPeers(Self.peerPorts(state.addresses, except: selfID, offset: plan.config.peerPortOffset))
+        }
+    }
+
+    static func peerPorts(_ addresses: [NodeID: NodeAddress], except me: NodeID, offset: Int) -> [NodeID: (host: String, port: Int)] {
+        var peers: [NodeID: (host: String, port: Int)] = [:]
+        for (id, a) in addresses where id != me { peers[id] = (a.host, Int(a.port) + offset) }
+        return peers
     }
 
     func start() async throws {
@@ -87,6 +137,10 @@ final class ClusterNode: @unchecked Sendable {
         try await transport.start(host: plan.selfAddress.host, port: Int(plan.selfAddress.port) + plan.config.peerPortOffset)
         host.start()
         scheduleLeaderBalancing(on: eventLoop)
+        rebalancer.start(on: eventLoop)
+        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [host] _ in
+            for n in host.takeNotes() { Console.out("mystore-server: \(n)") }
+        }
     }
 
     /// Every few seconds, shards this node leads but does not prefer are handed to their
@@ -94,10 +148,13 @@ final class ClusterNode: @unchecked Sendable {
     /// so leaders (and the write load) spread evenly over the nodes.
     private func scheduleLeaderBalancing(on loop: any EventLoop) {
         loop.scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(Self.leaderBalanceSeconds)) { [self] _ in
+            let meta = meta
             for st in host.status() where st.role == .leader && st.group != Self.metaGroup {
-                guard let shard = shardMap.shard(id: ShardID(rawValue: Int(st.group) - 1)),
-                      let preferred = shard.preferredLeader.flatMap({ node(of: $0) }), preferred != selfID else { continue }
-                host.transferLeadershipIfCaughtUp(st.group, to: ReplicaID(preferred))
+                let id = Self.shard(of: st.group)
+                guard meta.move(of: id) == nil, let shard = meta.map.shard(id: id),
+                      let preferred = shard.preferredLeader.flatMap({ meta.node(at: $0)?.id }), preferred != selfID,
+                      let replica = meta.replicaIDs[id]?[preferred], st.voters.contains(replica) else { continue }
+                host.transferLeadershipIfCaughtUp(st.group, to: replica)
             }
         }
     }
@@ -106,47 +163,10 @@ final class ClusterNode: @unchecked Sendable {
     static let leaderBalanceSeconds: Int64 = 3
 
     func stop() {
+        rebalancer.stop()
         transport.stop()
         host.stop()
     }
 
-    func node(of address: NodeAddress) -> NodeID? { addresses.first { $0.value == address }?.key }
-
-    /// Identifies the cluster from its founding inputs, so a node refuses data and peers of
-    /// another cluster.
-    static func clusterID(_ plan: StartupPlan) -> UInt64 {
-        var bytes = Array(plan.membership.nodes.map(\.description).joined(separator: ",").utf8)
-        bytes += Array("/\(plan.config.shardCount)/\(plan.config.replicationFactor)".utf8)
-        return UInt64(CRC32C.checksum(bytes)) << 32 | UInt64(CRC32C.checksum(bytes.reversed()))
-    }
-
-    /// The data directory records which cluster and node it belongs to; starting a node on
-    /// another cluster's (or another node's) data is refused.
-    static func checkIdentity(directory: String, clusterID: UInt64, selfAddress: NodeAddress) throws(StartupError) {
-        let path = directory + "/IDENTITY"
-        let expected = "mystore-data v1\ncluster \(String(clusterID, radix: 16))\nnode \(selfAddress)\n"
-        if FileSystem.exists(path) {
-            guard let f = try? DurableFile(path: path, mode: .readOnly), let bytes = try? f.readAll() else {
-                throw StartupError("\(path): cannot read the data directory's identity file")
-            }
-            let found = String(decoding: bytes, as: UTF8.self)
-            guard found == expected else {
-                throw StartupError("\(directory) belongs to another cluster or node (\(path) says \"\(found.split(separator: "\n").dropFirst().joined(separator: ", "))\"); use an empty data directory or the node's own")
-            }
-            return
-        }
-        let existing = (try? FileSystem.list(directory)) ?? []
-        if !existing.isEmpty {
-            throw StartupError("\(directory) is not empty and is not a MyStore data directory (found \(existing.prefix(3).joined(separator: ", "))); use an empty directory")
-        }
-        do {
-            let f = try DurableFile(path: path + ".tmp", mode: .truncateCreate)
-            try f.append(Array(expected.utf8))
-            try f.sync()
-            try FileSystem.rename(path + ".tmp", path)
-            try FileSystem.syncDirectory(directory)
-        } catch {
-            throw StartupError("cannot write \(path): \(error)")
-        }
-    }
+    func node(of address: NodeAddress) -> NodeID? { meta.node(at: address)?.id }
 }

@@ -13,6 +13,16 @@ enum PeerFrame: Sendable {
     case forward(id: UInt64, hops: UInt8, arguments: [[UInt8]])
     /// The RESP-encoded reply to a forwarded command.
     case reply(id: UInt64, resp: [UInt8])
+    /// First frame of a snapshot stream (a connection of its own): the sender, its cluster,
+    /// the group, the Raft snapshot message (without data) and the file's size.
+    case snapshotBegin(node: NodeID, cluster: UInt64, group: GroupID, message: Message, size: UInt64)
+    /// The next bytes of the snapshot file (about 1 MiB).
+    case snapshotChunk([UInt8])
+    /// The whole file was sent.
+    case snapshotEnd
+    /// Receiver to sender: bytes written so far, and whether the stream goes on, was taken
+    /// (`done`) or was refused (with why).
+    case snapshotAck(received: UInt64, state: SnapshotAckState, detail: String)
 
     static let maxFrameBytes = 512 << 20
 
@@ -42,6 +52,23 @@ enum PeerFrame: Sendable {
             w.write(UInt8(4))
             w.write(id)
             w.writeBlob(resp)
+        case .snapshotBegin(let node, let cluster, let group, let message, let size):
+            w.write(UInt8(5))
+            w.write(node)
+            w.write(cluster)
+            w.write(group)
+            w.write(size)
+            message.encode(into: &w)
+        case .snapshotChunk(let bytes):
+            w.write(UInt8(6))
+            w.writeBlob(bytes)
+        case .snapshotEnd:
+            w.write(UInt8(7))
+        case .snapshotAck(let received, let state, let detail):
+            w.write(UInt8(8))
+            w.write(received)
+            w.write(state.rawValue)
+            w.writeBlob(Array(detail.utf8))
         }
         var bytes = w.bytes
         let length = UInt32(bytes.count - 8)
@@ -73,10 +100,26 @@ enum PeerFrame: Sendable {
             return .forward(id: id, hops: hops, arguments: args)
         case 4:
             return .reply(id: try r.readUInt64(), resp: try r.readBlob())
+        case 5:
+            let node = try r.readUInt64(), cluster = try r.readUInt64(), group = try r.readUInt64(), size = try r.readUInt64()
+            return .snapshotBegin(node: node, cluster: cluster, group: group, message: try Message.decode(from: &r), size: size)
+        case 6:
+            return .snapshotChunk(try r.readBlob())
+        case 7:
+            return .snapshotEnd
+        case 8:
+            let received = try r.readUInt64()
+            guard let state = SnapshotAckState(rawValue: try r.readUInt8()) else { throw DecodeError("unknown snapshot ack state") }
+            return .snapshotAck(received: received, state: state, detail: String(decoding: try r.readBlob(limit: 4096), as: UTF8.self))
         case let k:
             throw DecodeError("unknown peer frame kind \(k)")
         }
     }
+}
+
+/// How a snapshot stream stands, as its receiver reports it.
+enum SnapshotAckState: UInt8, Sendable {
+    case receiving = 0, done = 1, refused = 2
 }
 
 /// A peer stream that is not MyStore's protocol (or is damaged).

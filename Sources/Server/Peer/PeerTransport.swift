@@ -2,6 +2,7 @@ import MultiRaft
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ShardRouter
 
 /// Connections between nodes: one TCP connection per node pair, opened by the node with the
 /// lower id and used in both directions; re-dialled with backoff when it drops. Carries Raft
@@ -9,8 +10,9 @@ import NIOPosix
 final class PeerTransport: RaftTransport, @unchecked Sendable {
     let selfNode: NodeID
     let clusterID: UInt64
-    let peers: [NodeID: (host: String, port: Int)]
+    private let peerBox: NIOLockedValueBox<[NodeID: (host: String, port: Int)]>
     let group: any EventLoopGroup
+    let streams: SnapshotStreams
     private let channels = NIOLockedValueBox<[NodeID: any Channel]>([:])
     private let dialing = NIOLockedValueBox<Set<NodeID>>([])
     private let pendingForwards = NIOLockedValueBox<[UInt64: @Sendable ([UInt8]?) -> Void]>([:])
@@ -22,11 +24,25 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     var onForward: @Sendable (_ arguments: [[UInt8]], _ hops: UInt8, _ reply: @escaping @Sendable ([UInt8]) -> Void) -> Void = { _, _, r in r([]) }
     private var server: (any Channel)?
 
-    init(selfNode: NodeID, clusterID: UInt64, peers: [NodeID: (host: String, port: Int)], group: any EventLoopGroup) {
+    init(selfNode: NodeID, clusterID: UInt64, peers: [NodeID: (host: String, port: Int)], group: any EventLoopGroup, streams: SnapshotStreams) {
         self.selfNode = selfNode
         self.clusterID = clusterID
-        self.peers = peers
+        self.peerBox = NIOLockedValueBox(peers)
         self.group = group
+        self.streams = streams
+    }
+
+    /// The other nodes' peer addresses.
+    var peers: [NodeID: (host: String, port: Int)] { peerBox.withLockedValue { $0 } }
+
+    /// Replaces the set of peers (nodes joined or left): connections to nodes no longer
+    /// listed close; new nodes this node is responsible for are dialled.
+    func setPeers(_ new: [NodeID: (host: String, port: Int)]) {
+        let old = peerBox.withLockedValue { p in defer { p = new }; return p }
+        for id in old.keys where new[id] == nil {
+            channels.withLockedValue { $0.removeValue(forKey: id) }?.close(promise: nil)
+        }
+        for id in new.keys where old[id] == nil && id > selfNode { dial(id, attempt: 0) }
     }
 
     /// Listens on the peer port and starts dialling the peers this node is responsible for.
@@ -77,7 +93,7 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
 
     /// Backoff: 50 ms doubling up to 2 s.
     func redial(_ peer: NodeID, attempt: Int) {
-        guard !stopped.withLockedValue({ $0 }), peer > selfNode else { return }
+        guard !stopped.withLockedValue({ $0 }), peer > selfNode, peers[peer] != nil else { return }
         let delay = min(2_000, 50 << min(attempt, 6))
         group.next().scheduleTask(in: .milliseconds(Int64(delay))) { [self] in dial(peer, attempt: attempt) }
     }
@@ -108,6 +124,11 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
 
     func send(_ batch: [(group: GroupID, message: Message)], to node: NodeID) {
         _ = write(.raft(batch), to: node)
+    }
+
+    func sendSnapshot(group: GroupID, message: Message, file: String, to node: NodeID, done: @escaping @Sendable (Bool) -> Void) {
+        guard let p = peers[node], let address = NodeAddress(host: p.host, port: UInt16(p.port)) else { return done(false) }
+        streams.send(group: group, message: message, file: file, to: address, done: done)
     }
 
     // MARK: Forwarding
@@ -146,6 +167,8 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
             }
         case .reply(let id, let resp):
             if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(resp) }
+        case .snapshotBegin, .snapshotChunk, .snapshotEnd, .snapshotAck:
+            channel.close(promise: nil)  // handled by PeerHandler on a stream connection
         }
     }
 }
@@ -153,6 +176,7 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
 /// One peer connection's inbound side.
 final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = PeerFrame
+    typealias OutboundOut = ByteBuffer
     let transport: PeerTransport
     let dialedPeer: NodeID?
     var helloFrom: NodeID?
@@ -162,8 +186,48 @@ final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
         self.dialedPeer = dialedPeer
     }
 
+    /// The snapshot this connection streams in, if it is a snapshot stream.
+    var inbound: SnapshotStreams.Inbound?
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        transport.handle(unwrapInboundIn(data), on: context.channel, dialedPeer: dialedPeer, helloFrom: &helloFrom)
+        let frame = unwrapInboundIn(data)
+        switch frame {
+        case .snapshotBegin(let node, let cluster, let group, let message, let size):
+            guard dialedPeer == nil, helloFrom == nil, inbound == nil, cluster == transport.clusterID,
+                  transport.peers[node] != nil, message.kind == .snapshot, message.snapshot != nil else {
+                return context.close(promise: nil)
+            }
+            switch transport.streams.begin(group: group, message: message, size: size, from: node) {
+            case .success(let i): inbound = i
+            case .failure(let why):
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: PeerFrame.snapshotAck(received: 0, state: .refused, detail: why.description).encoded())), promise: nil)
+                context.close(promise: nil)
+            }
+        case .snapshotChunk(let bytes):
+            guard let inbound, !inbound.finished else { return context.close(promise: nil) }
+            do {
+                try transport.streams.chunk(bytes, into: inbound)
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: PeerFrame.snapshotAck(received: inbound.received, state: .receiving, detail: "").encoded())), promise: nil)
+            } catch {
+                transport.streams.abandon(inbound)
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: PeerFrame.snapshotAck(received: inbound.received, state: .refused, detail: "\(error)").encoded())), promise: nil)
+                context.close(promise: nil)
+            }
+        case .snapshotEnd:
+            guard let inbound, !inbound.finished else { return context.close(promise: nil) }
+            let channel = context.channel
+            transport.streams.finish(inbound) { ack in
+                channel.writeAndFlush(ByteBuffer(bytes: ack.encoded())).whenComplete { _ in channel.close(promise: nil) }
+            }
+        default:
+            guard inbound == nil else { return context.close(promise: nil) }
+            transport.handle(frame, on: context.channel, dialedPeer: dialedPeer, helloFrom: &helloFrom)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let inbound { transport.streams.abandon(inbound) }
+        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

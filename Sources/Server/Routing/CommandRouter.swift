@@ -33,7 +33,7 @@ final class CommandRouter: @unchecked Sendable {
     static let names: Set<String> = CommandParser.names.union([
         "CLUSTER", "READONLY", "READWRITE", "DBSIZE", "SCAN", "MYSTORE.EXEC", "MYSTORE.STATUS",
         "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN",
-    ])
+    ]).union(adminNames)
 
     init(node: ClusterNode, config: NodeConfig, loop: any EventLoop) {
         self.node = node
@@ -63,6 +63,8 @@ final class CommandRouter: @unchecked Sendable {
             scan(Array(args.dropFirst()), deadline: deadline, reply: reply)
         case "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN":
             shardInternal(name, args, hops: hops, deadline: deadline, reply: reply)
+        case _ where Self.adminNames.contains(name):
+            executeAdmin(name, args, hops: hops, deadline: deadline, reply: reply)
         case "MYSTORE.EXEC":
             guard args.count >= 4, let cid = UInt64(String(decoding: args[1], as: UTF8.self)),
                   let seq = UInt64(String(decoding: args[2], as: UTF8.self)) else {
@@ -277,7 +279,9 @@ final class CommandRouter: @unchecked Sendable {
             }
             shards.append("{\"shard\":\(st.group - 1),\"role\":\"\(st.role.rawValue)\",\"term\":\(st.term),\"applied\":\(st.appliedIndex),\"commit\":\(st.commitIndex),\"last\":\(st.lastIndex),\"leader\":\(leader)}")
         }
-        return "{\"node\":\"\(node.plan.selfAddress)\",\"node_id\":\(node.selfID),\"health\":\"ok\",\"meta\":\"\(metaRole)\",\"shards\":[\(shards.joined(separator: ","))]}"
+        let c = node.streams.snapshot
+        let snaps = "{\"sending\":\(c.sending),\"receiving\":\(c.receiving),\"bytes_sent\":\(c.bytesSent),\"bytes_received\":\(c.bytesReceived),\"sent\":\(c.sent),\"received\":\(c.received),\"failed\":\(c.failed)}"
+        return "{\"node\":\"\(node.plan.selfAddress)\",\"node_id\":\(node.selfID),\"health\":\"ok\",\"meta\":\"\(metaRole)\",\"snapshots\":\(snaps),\"shards\":[\(shards.joined(separator: ","))]}"
     }
 }
 

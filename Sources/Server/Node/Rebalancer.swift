@@ -1,0 +1,414 @@
+import KVStore
+import MultiRaft
+import NIOConcurrencyHelpers
+import NIOCore
+import ShardRouter
+
+/// Runs on every node and acts only where the meta group's leader is: it keeps the meta
+/// group's membership in step with the node table and works through the queue of replica
+/// moves, a bounded number at once and one per shard. A move goes: add the new replica as a
+/// learner → the leader streams it a snapshot and the log → once caught up, promote it →
+/// hand leadership away if the old replica leads → remove the old replica → record the new
+/// layout in the meta group. Every step is decided from the group's actual configuration as
+/// its leader reports it, so a move interrupted by a crash or a change of meta leader simply
+/// resumes from where the group stands. Raft itself refuses a change that would lose quorum.
+final class Rebalancer: @unchecked Sendable {
+    private weak var node: ClusterNode?
+    let maxMoves: Int
+    /// Set once the router exists (the rebalancer talks to group leaders through it).
+    var router: CommandRouter?
+
+    private struct Tracking {
+        var inFlight: Set<ShardID> = []
+        var metaBusy = false
+        /// Per move: what it is doing, and when its learner last made progress.
+        var stage: [ShardID: String] = [:]
+        var lastMatch: [ShardID: (match: LogIndex, at: Double)] = [:]
+        var aborting: Set<ShardID> = []
+        var lastDrainPlan = 0.0
+        /// Nodes whose meta replicas the meta leader heard from recently (refreshed each tick).
+        var live: Set<NodeID> = []
+    }
+    private let tracking = NIOLockedValueBox(Tracking())
+    private var task: RepeatedTask?
+
+    /// A learner that makes no progress for this long is removed and its move abandoned.
+    static let stallSeconds = 120.0
+    static let tickMillis: Int64 = 200
+
+    init(node: ClusterNode, maxMoves: Int) {
+        self.node = node
+        self.maxMoves = maxMoves
+    }
+
+    func start(on loop: any EventLoop) {
+        task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(Self.tickMillis)) { [weak self] _ in
+            self?.tick()
+        }
+    }
+
+    func stop() { task?.cancel() }
+
+    private var isMetaLeader: Bool { node?.host.status(of: ClusterNode.metaGroup)?.role == .leader }
+
+    private func tick() {
+        guard let node, isMetaLeader else { return }
+        let meta = node.meta
+        reconcileMetaGroup(meta)
+        for move in meta.moves.prefix(maxMoves) {
+            let started = tracking.withLockedValue { t in t.inFlight.insert(move.shard).inserted }
+            if started { step(move) }
+        }
+        finishDrains(meta)
+    }
+
+    // MARK: - Talking to groups
+
+    private func call(_ args: [String], completion: @escaping @Sendable (RESPValue) -> Void) {
+        guard let router else { return completion(.error("TRYAGAIN starting")) }
+        var session = RouteSession()
+        router.execute(args.map { Array($0.utf8) }, session: &session, hops: 0, reply: completion)
+    }
+
+    private func progress(_ group: GroupID, completion: @escaping @Sendable (ReplicaProgress?) -> Void) {
+        call(["MYSTORE.GROUPPROGRESS", String(group)]) { completion(GroupProgressCodec.decode($0)) }
+    }
+
+    private func confChange(_ group: GroupID, _ op: String, _ replica: ReplicaID, then: @escaping @Sendable () -> Void = {}) {
+        call(["MYSTORE.CONFCHANGE", String(group), op, String(replica)]) { [weak self] v in
+            if case .error(let e) = Self.unwrap(v) { self?.node?.host.note("rebalance: \(op) \(replica) in group \(group): \(e)") }
+            then()
+        }
+    }
+
+    private func proposeMeta(_ command: MetaState.Command, completion: @escaping @Sendable (KVResult?) -> Void = { _ in }) {
+        guard let node else { return completion(nil) }
+        // Completions leave the host thread: they may plan, which asks the host again.
+        let loop = node.eventLoop
+        node.host.propose(ClusterNode.metaGroup, command.encoded()) { result in
+            let r: KVResult? = if case .success(let v) = result { v as? KVResult } else { nil }
+            loop.execute { completion(r) }
+        }
+    }
+
+    static func unwrap(_ v: RESPValue) -> RESPValue {
+        if case .raw(let b) = v, let parsed = RESPReplyParser.parse(b) { return parsed }
+        return v
+    }
+
+    private func setStage(_ shard: ShardID, _ text: String) { tracking.withLockedValue { $0.stage[shard] = text } }
+
+    // MARK: - Moves
+
+    private func step(_ move: MetaState.Move) {
+        let gid = ClusterNode.group(of: move.shard)
+        progress(gid) { [weak self] p in
+            guard let self else { return }
+            defer { tracking.withLockedValue { _ = $0.inFlight.remove(move.shard) } }
+            guard let p else { return setStage(move.shard, "waiting for a leader") }
+            if p.isJoint { return setStage(move.shard, "leaving a joint configuration") }
+            let voters = Set(p.voters), learners = Set(p.learners)
+            let aborting = tracking.withLockedValue { $0.aborting.contains(move.shard) }
+            if aborting {
+                if voters.contains(move.replica) || learners.contains(move.replica) {
+                    setStage(move.shard, "abandoning: removing the new replica")
+                    return confChange(gid, "remove", move.replica)
+                }
+                proposeMeta(.abortMove(move.shard, replica: move.replica))
+                tracking.withLockedValue { t in
+                    t.aborting.remove(move.shard)
+                    t.stage[move.shard] = nil
+                    t.lastMatch[move.shard] = nil
+                }
+                return
+            }
+            if !voters.contains(move.replica) && !learners.contains(move.replica) {
+                guard voters.contains(move.fromReplica) else {
+                    // The source left the group by other means; nothing to move any more.
+                    proposeMeta(.abortMove(move.shard, replica: move.replica))
+                    return
+                }
+                setStage(move.shard, "adding a learner on node \(move.to)")
+                tracking.withLockedValue { $0.lastMatch[move.shard] = (0, now()) }
+                return confChange(gid, "addlearner", move.replica)
+            }
+            if learners.contains(move.replica) {
+                let match = p.match[move.replica] ?? 0
+                if p.active.contains(move.replica) && match >= p.commitIndex {
+                    setStage(move.shard, "promoting the new replica")
+                    return confChange(gid, "addvoter", move.replica)
+                }
+                let stalled = tracking.withLockedValue { t -> Bool in
+                    let last = t.lastMatch[move.shard] ?? (match, now())
+                    if match > last.match || t.lastMatch[move.shard] == nil { t.lastMatch[move.shard] = (match, now()); return false }
+                    return now() - last.at > Self.stallSeconds
+                }
+                if stalled {
+                    node?.host.note("rebalance: the new replica of shard \(move.shard.rawValue) on node \(move.to) made no progress; abandoning the move")
+                    tracking.withLockedValue { _ = $0.aborting.insert(move.shard) }
+                    return
+                }
+                let what = p.snapshotting.contains(move.replica) ? "receiving a snapshot" : "catching up"
+                return setStage(move.shard, "\(what) (\(match)/\(p.commitIndex))")
+            }
+            // The new replica votes.
+            if voters.contains(move.fromReplica) || learners.contains(move.fromReplica) {
+                if p.leader == move.fromReplica {
+                    // Hand leadership to a caught-up voter first (never to a lagging one).
+                    let target = p.voters.filter { $0 != move.fromReplica && p.active.contains($0) && (p.match[$0] ?? 0) >= p.lastIndex }
+                        .sorted { ($0 == move.replica ? 0 : 1, $0) < ($1 == move.replica ? 0 : 1, $1) }.first
+                    setStage(move.shard, "moving leadership off node \(move.from)")
+                    if let target { call(["MYSTORE.TRANSFER", String(gid), String(target)]) { _ in } }
+                    return
+                }
+                setStage(move.shard, "removing the old replica on node \(move.from)")
+                return confChange(gid, "remove", move.fromReplica)
+            }
+            setStage(move.shard, "recording the new layout")
+            proposeMeta(.finishMove(move.shard, replica: move.replica)) { [weak self] _ in
+                self?.tracking.withLockedValue { t in
+                    t.stage[move.shard] = nil
+                    t.lastMatch[move.shard] = nil
+                }
+            }
+        }
+    }
+
+    // MARK: - The meta group's own membership
+
+    /// Every node that is not removed holds a meta replica (id = node id); up to five active
+    /// nodes vote. One change at a time: add learners, promote caught-up learners, move the
+    /// meta leadership off a draining node, remove removed nodes.
+    private func reconcileMetaGroup(_ meta: MetaState) {
+        guard let node else { return }
+        let busy = tracking.withLockedValue { t -> Bool in
+            defer { t.metaBusy = true }
+            return t.metaBusy
+        }
+        guard !busy else { return }
+        let done: @Sendable () -> Void = { [weak self] in self?.tracking.withLockedValue { $0.metaBusy = false } }
+        node.host.replicaProgress(ClusterNode.metaGroup) { [weak self] p in
+            guard let self, let node = self.node, let p else { return done() }
+            tracking.withLockedValue { $0.live = Set(p.active.map { ReplicaIDs.node(of: $0) }) }
+            guard !p.isJoint else { return done() }
+            let members = Set(p.voters).union(p.learners)
+            let active = meta.nodes.values.filter { $0.state == .active }.map(\.id).sorted()
+            let target = min(ClusterNode.maxMetaVoters, active.count)
+            let activeVoters = p.voters.filter { meta.nodes[$0]?.state == .active }
+            let me = node.selfID
+            let caughtUp: (ReplicaID) -> Bool = { r in p.active.contains(r) && (p.match[r] ?? 0) >= p.commitIndex }
+            let change: (ConfChange, String) -> Void = { cc, what in
+                node.host.proposeConfChange(ClusterNode.metaGroup, cc) { r in
+                    if case .failure(let e) = r { node.host.note("meta membership: \(what): \(e)") }
+                    done()
+                }
+            }
+            if let n = meta.nodes.values.filter({ $0.state != .removed && !members.contains(ReplicaID($0.id)) }).map(\.id).min() {
+                return change(.addLearner(ReplicaID(n)), "add node \(n) as a learner")
+            }
+            if activeVoters.count < target,
+               let n = p.learners.filter({ meta.nodes[$0]?.state == .active && caughtUp($0) }).min() {
+                return change(.addVoter(ReplicaID(n)), "promote node \(n)")
+            }
+            let leaving = p.voters.filter { meta.nodes[$0]?.state != .active }
+            if meta.nodes[me]?.state != .active, activeVoters.count >= target,
+               let successor = activeVoters.filter({ caughtUp($0) }).first {
+                node.host.transferLeadershipIfCaughtUp(ClusterNode.metaGroup, to: successor)
+                return done()
+            }
+            if let n = (leaving + p.learners).first(where: { meta.nodes[$0]?.state == .removed || meta.nodes[$0] == nil }), n != me {
+                return change(.remove(n), "remove node \(n)")
+            }
+            done()
+        }
+    }
+
+    /// A draining node with no replicas left and no move touching it is removed from the
+    /// node table; one that still holds replicas with nothing queued gets its moves planned.
+    private func finishDrains(_ meta: MetaState) {
+        for n in meta.nodes.values where n.state == .draining {
+            let holds = meta.map.shards.contains { $0.replicas.contains(n.address) }
+            let moving = meta.moves.contains { $0.from == n.id || $0.to == n.id }
+            if !holds && !moving {
+                proposeMeta(.setNodeState(n.id, .removed))
+            } else if !moving {
+                let due = tracking.withLockedValue { t -> Bool in
+                    guard now() - t.lastDrainPlan > 5 else { return false }
+                    t.lastDrainPlan = now()
+                    return true
+                }
+                if due { plan(meta, dryRun: false) { _ in } }
+            }
+        }
+    }
+
+    // MARK: - Admin commands (on the meta leader)
+
+    func command(_ name: String, _ a: [String], reply: @escaping @Sendable (RESPValue) -> Void) {
+        guard let node else { return reply(.error("TRYAGAIN stopping")) }
+        let meta = node.meta
+        switch name {
+        case "MYSTORE.NODE":
+            let sub = a.first?.uppercased() ?? ""
+            switch sub {
+            case "ADD":
+                guard a.count == 2, let address = try? NodeAddress(parsing: a[1]) else { return reply(.error("ERR usage: MYSTORE.NODE ADD <host:port>")) }
+                proposeMeta(.registerNode(address)) { r in
+                    if case .integer(let id)? = r { reply(.integer(id)) } else { reply(.error("TRYAGAIN could not register \(address); retry")) }
+                }
+            case "REMOVE":
+                guard a.count == 2, let n = Self.resolve(a[1], in: meta) else { return reply(.error("ERR usage: MYSTORE.NODE REMOVE <node id|host:port> (no such node)")) }
+                guard meta.nodes[n]?.state == .active else { return reply(.error("ERR node \(n) is already \(meta.nodes[n]!.state)")) }
+                var drainingState = meta
+                drainingState.nodes[n]!.state = .draining
+                let draining = drainingState
+                layout(draining) { layout in
+                    do {
+                        _ = try RebalancePlanner.plan(layout)
+                    } catch {
+                        return reply(.error("ERR cannot remove node \(n): \(error)"))
+                    }
+                    self.proposeMeta(.setNodeState(n, .draining)) { r in
+                        guard r == .ok else { return reply(.error("TRYAGAIN could not mark node \(n) draining; retry")) }
+                        self.plan(draining, dryRun: false, reply: reply)
+                    }
+                }
+            case "LIST":
+                reply(.array(nodeRows(meta)))
+            default:
+                reply(.error("ERR usage: MYSTORE.NODE ADD|REMOVE|LIST"))
+            }
+        case "MYSTORE.REBALANCE":
+            let live = liveNodes()
+            if let n = meta.nodes.values.filter({ $0.state == .active && !live.contains($0.id) }).min(by: { $0.id < $1.id }) {
+                // A node just added has not caught up with the meta group yet (or is down).
+                return reply(.error("TRYAGAIN node \(n.id) (\(n.address)) is not reachable yet; retry"))
+            }
+            plan(meta, dryRun: a.first?.uppercased() == "DRYRUN", reply: reply)
+        case "MYSTORE.SHARDMOVE":
+            guard a.count == 3, let s = Int(a[0]), let from = Self.resolve(a[1], in: meta), let to = Self.resolve(a[2], in: meta) else {
+                return reply(.error("ERR usage: MYSTORE.SHARDMOVE <shard> <from node> <to node>"))
+            }
+            guard let shard = meta.map.shard(id: ShardID(rawValue: s)) else { return reply(.error("ERR no shard \(s)")) }
+            guard meta.move(of: shard.id) == nil else { return reply(.error("ERR shard \(s) already has a move in progress")) }
+            guard let f = meta.nodes[from], shard.replicas.contains(f.address) else { return reply(.error("ERR node \(from) holds no replica of shard \(s)")) }
+            guard let t = meta.nodes[to], t.state == .active, !shard.replicas.contains(t.address) else {
+                return reply(.error("ERR node \(to) is not an active node without a replica of shard \(s)"))
+            }
+            proposeMeta(.enqueueMoves([(shard.id, from, to)])) { r in
+                if case .integer(1)? = r { reply(.ok) } else { reply(.error("ERR the move was not accepted")) }
+            }
+        case "MYSTORE.LEADERTRANSFER":
+            guard a.count == 2, let s = Int(a[0]), let to = Self.resolve(a[1], in: meta), let shard = meta.map.shard(id: ShardID(rawValue: s)),
+                  let replica = meta.replicaIDs[shard.id]?[to] else {
+                return reply(.error("ERR usage: MYSTORE.LEADERTRANSFER <shard> <node holding a replica>"))
+            }
+            proposeMeta(.setPreferredLeader(shard.id, to)) { [weak self] r in
+                guard r == .ok else { return reply(.error("ERR could not set the preferred leader")) }
+                self?.call(["MYSTORE.TRANSFER", String(ClusterNode.group(of: shard.id)), String(replica)]) { _ in reply(.ok) }
+            }
+        default:  // MYSTORE.MOVES
+            let t = tracking.withLockedValue { $0 }
+            reply(.array([
+                .integer(Int64(meta.movesDone)),
+                .array(meta.moves.enumerated().map { k, m in
+                    .array([.integer(Int64(m.shard.rawValue)), .integer(Int64(m.from)), .integer(Int64(m.to)),
+                            .bulk(k < maxMoves ? (t.stage[m.shard] ?? "starting") : "queued")])
+                }),
+            ]))
+        }
+    }
+
+    static func resolve(_ text: String, in meta: MetaState) -> NodeID? {
+        if let n = NodeID(text), meta.nodes[n] != nil { return n }
+        if let a = try? NodeAddress(parsing: text) { return meta.nodes.values.first { $0.address == a }?.id }
+        return nil
+    }
+
+    /// `MYSTORE.NODE LIST` rows: id, address, state, replicas, preferred leaderships, leaders now.
+    private func nodeRows(_ meta: MetaState) -> [RESPValue] {
+        let live = liveNodes()
+        return meta.nodes.values.sorted { $0.id < $1.id }.map { n in
+            let replicas = meta.map.shards.filter { $0.replicas.contains(n.address) }.count
+            let preferred = meta.map.shards.filter { $0.preferredLeader == n.address }.count
+            return .array([.integer(Int64(n.id)), .bulk(n.address.description), .bulk(n.state.description), .integer(Int64(replicas)),
+                           .integer(Int64(preferred)), .bulk(n.state == .removed ? "-" : (live.contains(n.id) ? "up" : "down"))])
+        }
+    }
+
+    /// Nodes the meta leader heard from recently (their meta replicas are active).
+    private func liveNodes() -> Set<NodeID> {
+        let live = tracking.withLockedValue { $0.live }
+        return live.isEmpty ? [node?.selfID ?? 0] : live
+    }
+
+    /// The planner's input: nodes with liveness, shards with their leaders and lagging
+    /// replicas as each shard's leader reports them.
+    private func layout(_ meta: MetaState, completion: @escaping @Sendable (ClusterLayout) -> Void) {
+        let live = liveNodes()
+        let shards = meta.map.shards
+        let rf = shards.map(\.replicas.count).max() ?? 1
+        let states = NIOLockedValueBox<(left: Int, out: [ShardID: ClusterLayout.ShardState])>((shards.count, [:]))
+        let nodes = meta.nodes.values.filter { $0.state != .removed }.sorted { $0.id < $1.id }
+            .map { ClusterLayout.Node(address: $0.address, live: live.contains($0.id), draining: $0.state == .draining) }
+        let finish: @Sendable () -> Void = {
+            let out = states.withLockedValue { $0.out }
+            completion(ClusterLayout(nodes: nodes, shards: shards.map { out[$0.id] ?? ClusterLayout.ShardState(id: $0.id, replicas: $0.replicas) },
+                                     replicationFactor: rf))
+        }
+        if shards.isEmpty { return finish() }
+        for s in shards {
+            progress(ClusterNode.group(of: s.id)) { p in
+                var st = ClusterLayout.ShardState(id: s.id, replicas: s.replicas)
+                if let p {
+                    let ids = meta.replicaIDs[s.id] ?? [:]
+                    let addressOf: (ReplicaID) -> NodeAddress? = { r in ids.first { $0.value == r }.flatMap { meta.nodes[$0.key]?.address } }
+                    st.leader = addressOf(p.leader)
+                    for (n, r) in ids where !p.active.contains(r) || (p.match[r] ?? 0) + 1000 < p.commitIndex {
+                        if let a = meta.nodes[n]?.address, live.contains(n) { st.lagging.insert(a) }
+                    }
+                }
+                let last = states.withLockedValue { x -> Bool in
+                    x.out[s.id] = st
+                    x.left -= 1
+                    return x.left == 0
+                }
+                if last { finish() }
+            }
+        }
+    }
+
+    /// Plans a rebalance of `meta` and (unless a dry run) queues its moves and leader choices.
+    func plan(_ meta: MetaState, dryRun: Bool, reply: @escaping @Sendable (RESPValue) -> Void) {
+        layout(meta) { [weak self] layout in
+            guard let self else { return reply(.error("TRYAGAIN stopping")) }
+            let plan: RebalancePlan
+            do {
+                plan = try RebalancePlanner.plan(layout)
+            } catch {
+                return reply(.error("ERR cannot rebalance: \(error)"))
+            }
+            let id: (NodeAddress) -> NodeID? = { a in meta.node(at: a)?.id }
+            var moves: [(shard: ShardID, from: NodeID, to: NodeID)] = []
+            var leaders: [(ShardID, NodeID)] = []
+            for op in plan.operations {
+                switch op {
+                case .move(let s, let from, let to):
+                    if let f = id(from), let t = id(to) { moves.append((s, f, t)) }
+                case .setLeader(let s, let to):
+                    if let t = id(to) { leaders.append((s, t)) }
+                }
+            }
+            let summary: RESPValue = .array([
+                .array(plan.operations.map { .bulk($0.description) }),
+                .array(plan.replicasPerNode.sorted { $0.key < $1.key }.map { .bulk("\($0.key) replicas=\($0.value) leaders=\(plan.leadersPerNode[$0.key] ?? 0)") }),
+                .array(plan.notes.map { .bulk($0) }),
+                .integer(plan.complete ? 1 : 0),
+            ])
+            if dryRun { return reply(summary) }
+            if !moves.isEmpty { proposeMeta(.enqueueMoves(moves)) }
+            for (s, t) in leaders { proposeMeta(.setPreferredLeader(s, t)) }
+            reply(summary)
+        }
+    }
+}
