@@ -68,8 +68,8 @@ state_bytes=$((state_bytes * (15 + 1024)))
 # Restart the nodes so each snapshots its whole state and compacts its log: the new replica
 # can then only catch up from the snapshot.
 for p in 6301 6302 6303; do eval "kill -TERM \$pid_$p"; done
-for p in 6301 6302 6303; do eval "while kill -0 \$pid_$p 2>/dev/null; do sleep 0.1; done"; done
-for p in 6301 6302 6303; do start_node $p --set snapshot_entries=1000; done
+for p in 6301 6302 6303; do eval "wait \$pid_$p" || true; done
+for p in 6301 6302 6303; do start_node $p --set snapshot_entries=$keys; done
 for p in 6301 6302 6303; do until ls "$work/d$p/snapshots/"snap-* > /dev/null 2>&1; do sleep 0.5; done; done
 until redis-cli -p 6301 GET probe 2>/dev/null | grep -q 1; do sleep 0.2; done
 leader=$(redis-cli -p 6301 MYSTORE.STATUS | python3 -c 'import json,sys; print(json.load(sys.stdin)["shards"][0]["leader"].split(":")[1])')

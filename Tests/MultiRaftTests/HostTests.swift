@@ -139,7 +139,7 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         for i in 0..<80 { #expect(propose(Array(hosts[0...1]), 7, "x\(i)")) }
         t.down.withLock { $0 = [] }
         hosts[2].start()
-        #expect(waitFor("catch up") { machines[2][7]!.items.count == 80 })
+        #expect(waitFor("catch up", seconds: 30) { machines[2][7]!.items.count == 80 })
         #expect(machines[2][7]!.items == machines[0][7]!.items)
         hosts.forEach { $0.stop() }
     }

@@ -327,6 +327,17 @@ public final class RaftHost: @unchecked Sendable {
             readies.append((g, rd))
         }
         guard !readies.isEmpty else { return }
+        // A leader's appends and heartbeats leave before its own fsync, so the followers'
+        // writes run in parallel with the leader's (Raft thesis §10.2.1): the leader counts
+        // itself towards a commit only once its own write is done, and everything a follower
+        // sends (acknowledgements, votes) still waits for the follower's fsync below.
+        var early: [NodeID: [(group: GroupID, message: Message)]] = [:]
+        for (g, rd) in readies {
+            for m in rd.messages where m.kind == .append || m.kind == .heartbeat {
+                early[nodeOf(g, m.to), default: []].append((g.id, m))
+            }
+        }
+        for (dest, batch) in early { transport.send(batch, to: dest) }
         do {
             try wal.append(records)
         } catch {
@@ -335,7 +346,7 @@ public final class RaftHost: @unchecked Sendable {
         }
         var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
         for (g, rd) in readies {
-            for m in rd.messages {
+            for m in rd.messages where m.kind != .append && m.kind != .heartbeat {
                 let dest = nodeOf(g, m.to)
                 if m.kind == .snapshot {
                     sendSnapshot(g, m, to: dest)

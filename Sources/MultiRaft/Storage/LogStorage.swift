@@ -34,12 +34,17 @@ extension RecoveredGroup {
     /// Replays one record onto the groups' state (shared by WAL recovery and memory storage).
     static func apply(_ r: WALRecord, to state: inout [GroupID: RecoveredGroup]) {
         let g = r.group
-        var s = state[g] ?? RecoveredGroup()
+        // Taken out of the dictionary so the entries are uniquely referenced and appends do
+        // not copy them (recovery of a long log stays linear).
+        var s = state.removeValue(forKey: g) ?? RecoveredGroup()
         switch r {
         case .entries(_, let ents):
             guard let first = ents.first?.index else { break }
-            // Truncate from `first`, then append what lies beyond the compaction point.
-            if let pos = s.entries.firstIndex(where: { $0.index >= first }) { s.entries.removeSubrange(pos...) }
+            // Truncate from `first` (entries are contiguous, so its position is arithmetic),
+            // then append what lies beyond the compaction point.
+            if let base = s.entries.first?.index, let last = s.entries.last?.index, first <= last {
+                s.entries.removeSubrange(Int(first > base ? first - base : 0)...)
+            }
             for e in ents where e.index > s.compactedThrough {
                 if let last = s.entries.last?.index, e.index != last + 1 { break }
                 s.entries.append(e)
@@ -48,7 +53,11 @@ extension RecoveredGroup {
             s.hardState = hs
         case .compacted(_, let i):
             s.compactedThrough = max(s.compactedThrough, i)
-            if let pos = s.entries.firstIndex(where: { $0.index > i }) { s.entries.removeSubrange(..<pos) } else { s.entries = [] }
+            if let base = s.entries.first?.index, let last = s.entries.last?.index, i < last {
+                if i >= base { s.entries.removeSubrange(..<Int(i - base + 1)) }
+            } else {
+                s.entries = []
+            }
         case .installedSnapshot(_, let i):
             s.compactedThrough = i
             s.entries = []
