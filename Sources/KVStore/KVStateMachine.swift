@@ -27,6 +27,20 @@ public final class KVStateMachine {
     /// <= this are absent.
     public internal(set) var clockMillis: UInt64 = 0
 
+    /// A copy sharing this state's storage until either side changes (copy-on-write): cheap,
+    /// and safe to snapshot on another thread while this one keeps applying.
+    public func frozenCopy() -> KVStateMachine {
+        let c = KVStateMachine(settings: settings)
+        c.records = records
+        c.keyOrder = keyOrder
+        c.deadlines = deadlines
+        c.retired = retired
+        c.sessions = sessions
+        c.appliedIndex = appliedIndex
+        c.clockMillis = clockMillis
+        return c
+    }
+
     public init(settings: KVSettings = KVSettings()) {
         self.settings = settings
         sessions = ClientSessions(maxSessions: settings.maxSessions, ttlMillis: settings.sessionTTLMillis, window: settings.sessionWindow)

@@ -26,6 +26,19 @@ import MultiRaft
         return r
     }
 
+    /// A frozen copy keeps the state of the moment it was taken while the original goes on
+    /// (what the host snapshots on another thread), and snapshots to the same bytes.
+    @Test func frozenCopyIsUnaffectedByLaterWrites() {
+        let r = Self.populated()
+        let before = snapshotBytes(r.machine)
+        let frozen = r.machine.frozenCopy()
+        for i in 0..<2_000 { _ = r.set("key:\(i)", "changed-\(i)") }
+        r.apply(.delete(keys: (0..<500).map { b("key:\($0 * 3 + 1)") }))
+        #expect(snapshotBytes(frozen) == before)
+        #expect(snapshotBytes(r.machine) != before)
+        #expect(frozen.get(b("key:5")).map { String(decoding: $0, as: UTF8.self) } == "value-5")
+    }
+
     /// Compares every observable part of two machines.
     static func expectEqual(_ a: KVStateMachine, _ b: KVStateMachine) {
         #expect(a.appliedIndex == b.appliedIndex)

@@ -184,6 +184,13 @@ public struct RaftReplica: Sendable {
         return snap
     }
 
+    /// Records a snapshot the host wrote from an earlier applied state (taken off the host's
+    /// thread): it becomes the snapshot sent to followers if it is newer than the current one.
+    public mutating func recordSnapshot(_ metadata: SnapshotMetadata) {
+        guard metadata.index > (latestSnapshot?.metadata.index ?? 0), metadata.index <= log.applied else { return }
+        latestSnapshot = Snapshot(metadata: metadata, data: [])
+    }
+
     /// Drops log entries up to `index` (bounded by what is applied, durable and snapshotted).
     public mutating func compact(through index: LogIndex) {
         log.compact(through: min(index, latestSnapshot?.metadata.index ?? 0))

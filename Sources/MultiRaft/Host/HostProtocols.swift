@@ -10,6 +10,16 @@ public protocol GroupStateMachine: AnyObject {
     func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws
     /// Replaces the state by a stream that `writeSnapshot` produced.
     func restore(from source: () throws -> [UInt8]?) throws
+    /// A writer of the current state that may run on another thread while this state machine
+    /// keeps applying (a frozen, copy-on-write view); nil to snapshot on the host's thread.
+    func concurrentSnapshotWriter() -> SnapshotBody?
+}
+
+/// Streams a frozen state into a sink; runs off the host's thread.
+public typealias SnapshotBody = @Sendable (_ sink: ([UInt8]) throws -> Void) throws -> Void
+
+extension GroupStateMachine {
+    public func concurrentSnapshotWriter() -> SnapshotBody? { nil }
 }
 
 /// Replica ids name their node in the low 20 bits and an incarnation above them, so a node

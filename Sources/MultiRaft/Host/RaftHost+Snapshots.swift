@@ -4,9 +4,33 @@ extension RaftHost {
     /// what it covers.
     func maybeSnapshot(_ g: HostedGroup) {
         let applied = g.core.appliedIndex
-        guard applied > g.lastSnapshotIndex,
+        guard !g.snapshotWriting, applied > g.lastSnapshotIndex,
               applied >= g.lastSnapshotIndex + settings.snapshotEntries || g.bytesSinceSnapshot >= settings.snapshotLogBytes else { return }
         let meta = SnapshotMetadata(index: applied, term: g.core.term(at: applied) ?? 0, configuration: g.core.configuration)
+        if let body = g.stateMachine.concurrentSnapshotWriter() {
+            // Written on a thread of its own from a frozen view, so a large state never stalls
+            // the other groups' ticks, heartbeats and writes.
+            g.snapshotWriting = true
+            let directory = snapshotDirectory, gid = g.id, replica = g.core.id
+            detachThread { [weak self] in
+                var failure: String?
+                do {
+                    let w = try SnapshotWriter(directory: directory, group: gid, metadata: meta)
+                    do {
+                        try body { bytes in try w.write(bytes) }
+                        try w.finish()
+                    } catch {
+                        w.abort()
+                        throw error
+                    }
+                } catch {
+                    failure = "\(error)"
+                }
+                let outcome = failure
+                self?.call { host in host.snapshotWritten(gid, replica: replica, meta, failure: outcome) }
+            }
+            return
+        }
         do {
             let w = try SnapshotWriter(directory: snapshotDirectory, group: g.id, metadata: meta)
             do {
@@ -25,6 +49,36 @@ extension RaftHost {
             try removeSnapshots(of: g.id, olderThan: applied)
         } catch {
             note("snapshot of group \(g.id) at \(applied) failed: \(error)")
+        }
+    }
+
+    /// A snapshot written off the host's thread is done: the core may send it and the log
+    /// and WAL drop what it covers (unless a newer snapshot arrived meanwhile).
+    func snapshotWritten(_ gid: GroupID, replica: ReplicaID, _ meta: SnapshotMetadata, failure: String?) {
+        let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: gid, index: meta.index)
+        guard let g = groups[gid], g.core.id == replica else {
+            try? FileSystem.remove(path)
+            return
+        }
+        g.snapshotWriting = false
+        if let failure {
+            note("snapshot of group \(gid) at \(meta.index) failed: \(failure)")
+            return
+        }
+        guard meta.index > g.lastSnapshotIndex else {
+            try? FileSystem.remove(path)
+            return
+        }
+        do {
+            g.core.recordSnapshot(meta)
+            let through = meta.index > settings.keepTrailingEntries ? meta.index - settings.keepTrailingEntries : 0
+            g.core.compact(through: through)
+            try wal.compact(group: gid, through: through)
+            g.lastSnapshotIndex = meta.index
+            g.bytesSinceSnapshot = 0
+            try removeSnapshots(of: gid, olderThan: meta.index)
+        } catch {
+            note("compaction of group \(gid) at \(meta.index) failed: \(error)")
         }
     }
 

@@ -39,6 +39,8 @@ public final class RaftHost: @unchecked Sendable {
         var wasMember = false
         /// Followers a snapshot is being streamed to right now.
         var snapshotsSending: Set<ReplicaID> = []
+        /// A snapshot of this group is being written on another thread.
+        var snapshotWriting = false
 
         init(id: GroupID, core: RaftReplica, stateMachine: any GroupStateMachine, nodeOf: [ReplicaID: NodeID], lastSnapshotIndex: LogIndex) {
             self.id = id

@@ -11,4 +11,9 @@ final class KVShardMachine: GroupStateMachine {
     func apply(index: LogIndex, data: [UInt8]) -> any Sendable { store.apply(index: index, data: data) }
     func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws { try store.writeSnapshot(to: sink) }
     func restore(from source: () throws -> [UInt8]?) throws { try store.restore(from: source) }
+
+    func concurrentSnapshotWriter() -> SnapshotBody? {
+        let frozen = UncheckedBox(store.frozenCopy())
+        return { sink in try frozen.value.writeSnapshot(to: sink) }
+    }
 }
