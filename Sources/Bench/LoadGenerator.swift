@@ -239,9 +239,9 @@ final class Worker: @unchecked Sendable {
                     if requestKind >= 2 { shape.versions[Int(c.keyOf[slot])] = 0 }
                 } else if requestKind == 2 {
                     if kind == .null {
-                        casMisses += 1
+                        if measuring { casMisses += 1 }
                         shape.versions[Int(c.keyOf[slot])] = 0
-                    } else {
+                    } else if measuring {
                         casHits += 1
                     }
                 }
