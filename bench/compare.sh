@@ -97,7 +97,7 @@ run_tool() {
 }
 
 # row SYSTEM TOOL WORKLOAD CLIENTS REQ/S P50MS P99MS SERVER_US_PER_OP CLIENT_US_PER_OP
-row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$ROWS"; }
+row() { [[ ${NOROW:-0} == 1 ]] && return 0; printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$ROWS"; }
 
 per_op() { python3 -c "import sys; ops=float(sys.argv[2]); print(round(float(sys.argv[1]) * 1e6 / ops, 1) if ops > 0 else 0)" "$1" "$2"; }
 
@@ -111,6 +111,26 @@ wait_port() {
 
 # Requests a count-based tool should send to run about DURATION seconds at `rate` per second.
 count_for() { python3 -c "import sys; print(max(500, int(float(sys.argv[1]) * float(sys.argv[2]))))" "$1" "$DURATION"; }
+
+# Count-based runs over the client levels: each level's count comes from the rate measured at
+# the level before (rates grow with clients, so a run takes at most about DURATION seconds);
+# the first level starts from a short probe of PROBE requests.
+# sweep PROBE COMMAND... (COMMAND gets CLIENTS and COUNT appended, and must set LAST_RATE)
+sweep() {
+  local probe=$1 c rate=0
+  shift
+  for c in $CLIENTS; do
+    if (( rate == 0 )); then
+      NOROW=1 "$@" "$c" "$probe"
+      rate=$LAST_RATE
+      (( rate > 0 )) || rate=100
+      "$@" "$c" "$(count_for "$rate")"
+    else
+      "$@" "$c" "$(count_for "$((rate * 3 / 2))")"
+    fi
+    (( LAST_RATE > 0 )) && rate=$LAST_RATE
+  done
+}
 
 VALUE=$(head -c "$VALUE_SIZE" /dev/zero | tr '\0' v)
 # 4 + 16 + 12 digits of __rand_int__ = 32 bytes.
@@ -132,6 +152,7 @@ redis_bench() {
   out=$(tail -1 "$WORK/out")
   # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
   local rps p50 p99
+  LAST_RATE=0
   rps=$(echo "$out" | awk -F'","' '{ print $2 }')
   p50=$(echo "$out" | awk -F'","' '{ print $5 }')
   p99=$(echo "$out" | awk -F'","' '{ print $7 }')
@@ -145,6 +166,7 @@ redis_bench() {
   client=$(per_op "$CLIENT_CPU" "$count")
   row "$system" "$label" "$workload" "$clients" "$rps" "$p50" "$p99" "$server" "$client"
   log "$label $workload c=$clients: $rps req/s p50 $p50 ms p99 $p99 ms, server $server µs/op"
+  LAST_RATE=$(printf '%.0f' "$rps")
 }
 
 # ---------------------------------------------------------------------------- MyStore
@@ -302,6 +324,7 @@ etcd_run() {
   s1=$(cpu_ticks "${ETCD_PIDS[@]}")
   out=$(cat "$WORK/out")
   local rps p50 p99
+  LAST_RATE=0
   rps=$(echo "$out" | awk '/Requests\/sec:/ { print $2 }')
   p50=$(echo "$out" | awk '/ 50% in / { print $3 * 1000 }')
   p99=$(echo "$out" | awk '/ 99% in / { print $3 * 1000 }')
@@ -315,21 +338,20 @@ etcd_run() {
   client=$(per_op "$CLIENT_CPU" "$count")
   row etcd "etcd benchmark" "$workload" "$clients" "$(printf '%.0f' "$rps")" "$p50" "$p99" "$server" "$client"
   log "etcd $workload c=$clients: $rps req/s p50 $p50 ms p99 $p99 ms, server $server µs/op"
+  LAST_RATE=$(printf '%.0f' "$rps")
 }
 
 run_etcd() {
   build_etcd_benchmark
   etcd_start
-  local c
-  # Expected rates (req/s) so each point runs about DURATION seconds.
-  declare -A put_rate=([1]=600 [16]=6000 [64]=10000 [256]=14000)
-  declare -A get_rate=([1]=1500 [16]=10000 [64]=15000 [256]=20000)
-  for c in $CLIENTS; do etcd_run put "$c" "$(count_for "${put_rate[$c]:-10000}")"; done
-  for c in $CLIENTS; do etcd_run get "$c" "$(count_for "${get_rate[$c]:-15000}")"; done
+  sweep 300 etcd_run put
+  sweep 300 etcd_run get
   stop_all
 }
 
 # ---------------------------------------------------------------------------- Redis
+
+redis_point() { redis_bench Redis redis-benchmark "$1" "$2" "$3" "$REDIS_PID" -- -h 127.0.0.1 -p 17501; }
 
 run_redis() {
   command -v redis-server > /dev/null 2>&1 && command -v redis-benchmark > /dev/null 2>&1 || apt_install redis-server redis-tools
@@ -341,11 +363,9 @@ run_redis() {
   PIDS+=($pid); disown $pid
   wait_port 17501
   log "Redis: $(redis-server --version | awk '{ print $3 }') appendfsync always (pid $pid)"
-  declare -A put_rate=([1]=3000 [16]=30000 [64]=60000 [256]=60000)
-  declare -A get_rate=([1]=15000 [16]=80000 [64]=90000 [256]=90000)
-  local c
-  for c in $CLIENTS; do redis_bench Redis redis-benchmark put "$c" "$(count_for "${put_rate[$c]:-50000}")" "$pid" -- -h 127.0.0.1 -p 17501; done
-  for c in $CLIENTS; do redis_bench Redis redis-benchmark get "$c" "$(count_for "${get_rate[$c]:-80000}")" "$pid" -- -h 127.0.0.1 -p 17501; done
+  REDIS_PID=$pid
+  sweep 300 redis_point put
+  sweep 1000 redis_point get
   stop_all
 }
 
