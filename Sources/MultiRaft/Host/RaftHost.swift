@@ -30,6 +30,9 @@ public final class RaftHost: @unchecked Sendable {
         var lastSnapshotIndex: LogIndex
         /// Bytes of entries applied since the last snapshot (the byte trigger of compaction).
         var bytesSinceSnapshot: UInt64 = 0
+        /// The term and vote last made durable in the WAL (nil: unknown). A leader whose Ready
+        /// changes neither sends its appends before its own write (see `processReady`).
+        var durableHardState: HardState?
         var proposals: [UInt64: (completion: Completion, deadline: Double)] = [:]
         var reads: [UInt64: (body: ReadBody, completion: Completion, deadline: Double, index: LogIndex?)] = [:]
 
@@ -95,7 +98,9 @@ public final class RaftHost: @unchecked Sendable {
         var s = settings.raft
         s.id = replica
         let core = RaftReplica(settings: s, state: state, randomSeed: UInt64(truncatingIfNeeded: monotonicNanos()) ^ group)
-        groups[group] = HostedGroup(id: group, core: core, stateMachine: stateMachine, nodeOf: nodeOf, lastSnapshotIndex: snapIndex)
+        let hosted = HostedGroup(id: group, core: core, stateMachine: stateMachine, nodeOf: nodeOf, lastSnapshotIndex: snapIndex)
+        hosted.durableHardState = state.hardState
+        groups[group] = hosted
     }
 
     func newestSnapshot(of group: GroupID) throws(StorageError) -> String? {
@@ -252,17 +257,37 @@ public final class RaftHost: @unchecked Sendable {
 
     /// One round of group commit: every group's Ready persisted with one WAL append, then
     /// messages sent per node, then entries applied.
+    ///
+    /// Two things happen before the write and its fdatasync, so they do not wait for it:
+    /// - Entries in `committedEntries` are committed by a quorum and already durable here (the
+    ///   core hands out only entries it was told are persisted), so they are applied and their
+    ///   clients answered first. A group installing a snapshot keeps the old order.
+    /// - A leader's appends and heartbeats go out at once when its Ready changes no term or
+    ///   vote: followers persist in parallel with the leader's own write (Raft thesis §10.2.1).
+    ///   The leader counts itself towards a quorum only after `advance`, i.e. once durable.
+    ///   Every other message (votes, acknowledgements, snapshots) still waits for the disk.
     private func processReady() {
         var readies: [(HostedGroup, Ready)] = []
         var records: [WALRecord] = []
+        var early: [NodeID: [(group: GroupID, message: Message)]] = [:]
         for gid in groups.keys.sorted() {
             let g = groups[gid]!
             guard g.core.hasReady else { continue }
-            let rd = g.core.ready()
+            var rd = g.core.ready()
             records.append(contentsOf: RecoveredGroup.records(for: gid, ready: rd))
+            if g.core.role == .leader, rd.snapshot == nil, let durable = g.durableHardState,
+               rd.hardState.map({ $0.term == durable.term && $0.vote == durable.vote }) ?? true {
+                rd.messages.removeAll { m in
+                    guard m.kind == .append || m.kind == .heartbeat, let dest = g.nodeOf[m.to] else { return false }
+                    early[dest, default: []].append((g.id, m))
+                    return true
+                }
+            }
             readies.append((g, rd))
         }
         guard !readies.isEmpty else { return }
+        for (dest, batch) in early { transport.send(batch, to: dest) }
+        for (g, rd) in readies where rd.snapshot == nil { apply(g, rd.committedEntries) }
         do {
             try wal.append(records)
         } catch {
@@ -271,6 +296,7 @@ public final class RaftHost: @unchecked Sendable {
         }
         var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
         for (g, rd) in readies {
+            if let hs = rd.hardState { g.durableHardState = hs }
             for var m in rd.messages {
                 guard let dest = g.nodeOf[m.to] else { continue }
                 if m.kind == .snapshot { attachSnapshotFile(g, &m) }
@@ -279,8 +305,10 @@ public final class RaftHost: @unchecked Sendable {
         }
         for (dest, batch) in outbox { transport.send(batch, to: dest) }
         for (g, rd) in readies {
-            if let snap = rd.snapshot { installSnapshot(g, snap) }
-            apply(g, rd.committedEntries)
+            if let snap = rd.snapshot {
+                installSnapshot(g, snap)
+                apply(g, rd.committedEntries)
+            }
             for rs in rd.readStates {
                 var r = BinaryReader(rs.context)
                 if let id = try? r.readUInt64(), g.reads[id] != nil { g.reads[id]!.index = rs.index }
