@@ -101,6 +101,15 @@ row() { [[ ${NOROW:-0} == 1 ]] && return 0; printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t
 
 per_op() { python3 -c "import sys; ops=float(sys.argv[2]); print(round(float(sys.argv[1]) * 1e6 / ops, 1) if ops > 0 else 0)" "$1" "$2"; }
 
+# Fails when something already listens on one of the ports (a leftover server would be measured
+# instead of ours).
+ports_free() {
+  local port
+  for port in "$@"; do
+    if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then die "port $port is in use; stop what listens there first"; fi
+  done
+}
+
 wait_port() {
   local port=$1 deadline=$((SECONDS + 60))
   until (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; do
@@ -180,6 +189,7 @@ mystore_start() {
   printf '127.0.0.1:17001\n127.0.0.1:17002\n127.0.0.1:17003\n' > "$dir/membership"
   local port
   MS_PIDS=()
+  ports_free 17001 17002 17003 17201 17202 17203 17101 17102 17103
   for port in 17001 17002 17003; do
     "$BIN/mystore-server" --self "127.0.0.1:$port" --membership "$dir/membership" --data-dir "$dir/n$port" \
       --set shard_count="$shards" --set peer_port_offset=200 --set http_port_offset=100 > "$dir/n$port.log" 2>&1 < /dev/null &
@@ -292,6 +302,7 @@ etcd_start() {
   local dir=$WORK/etcd i cluster=""
   mkdir -p "$dir"
   for i in 1 2 3; do cluster+="${cluster:+,}m$i=http://127.0.0.1:1741$i"; done
+  ports_free 17401 17402 17403 17411 17412 17413
   ETCD_PIDS=()
   for i in 1 2 3; do
     etcd --name "m$i" --data-dir "$dir/m$i" \
@@ -357,6 +368,7 @@ run_redis() {
   command -v redis-server > /dev/null 2>&1 && command -v redis-benchmark > /dev/null 2>&1 || apt_install redis-server redis-tools
   local dir=$WORK/redis
   mkdir -p "$dir"
+  ports_free 17501
   redis-server --port 17501 --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync always --save '' \
     > "$dir/redis.log" 2>&1 < /dev/null &
   local pid=$!
