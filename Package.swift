@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // System zlib (Debian: zlib1g-dev); used by the snapshot format.
@@ -35,10 +36,16 @@ let package = Package(
             name: "Simulator",
             dependencies: ["RaftSimulator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Benchmarks of the storage (and, later, of a running cluster).
+        // Benchmarks of the storage and of a running cluster (RESP load generator).
         .executableTarget(
             name: "Bench",
-            dependencies: ["MultiRaft", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "MultiRaft",
+                "ShardRouter",
+                "MyStoreClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         // The key-value state machine plugin: strings, expiry, per-key history, client sessions,
         // snapshot encoding. Pure and deterministic; no networking.

@@ -32,6 +32,9 @@ public final class RaftHost: @unchecked Sendable {
         var lastSnapshotIndex: LogIndex
         /// Bytes of entries applied since the last snapshot (the byte trigger of compaction).
         var bytesSinceSnapshot: UInt64 = 0
+        /// The term and vote last made durable in the WAL (nil: unknown). A leader whose Ready
+        /// changes neither sends its appends before its own write (see `processReady`).
+        var durableHardState: HardState?
         var proposals: [UInt64: (completion: Completion, deadline: Double)] = [:]
         var reads: [UInt64: (body: ReadBody, completion: Completion, deadline: Double, index: LogIndex?)] = [:]
         /// Whether this replica has been a member of the group's configuration; once it was and
@@ -124,6 +127,7 @@ public final class RaftHost: @unchecked Sendable {
         let core = RaftReplica(settings: s, state: state, randomSeed: UInt64(truncatingIfNeeded: monotonicNanos()) ^ group)
         let g = HostedGroup(id: group, core: core, stateMachine: stateMachine, nodeOf: nodeOf, lastSnapshotIndex: snapIndex)
         g.wasMember = core.configuration.members.contains(replica)
+        g.durableHardState = state.hardState
         groups[group] = g
     }
 
@@ -318,28 +322,43 @@ public final class RaftHost: @unchecked Sendable {
 
     /// One round of group commit: every group's Ready persisted with one WAL append, then
     /// messages sent per node, then entries applied.
+    ///
+    /// Two things happen before the write and its fdatasync, so they do not wait for it:
+    /// - Entries in `committedEntries` are committed by a quorum and already durable here (the
+    ///   core hands out only entries it was told are persisted), so they are applied and their
+    ///   clients answered first. A group installing a snapshot keeps the old order.
+    /// - A leader's appends and heartbeats go out at once when its Ready changes no term or
+    ///   vote: followers persist in parallel with the leader's own write (Raft thesis §10.2.1).
+    ///   The leader counts itself towards a quorum only after `advance`, i.e. once durable.
+    ///   Every other message (votes, acknowledgements, snapshots) still waits for the disk.
     private func processReady() {
         var readies: [(HostedGroup, Ready)] = []
         var records: [WALRecord] = []
+        var early: [NodeID: [(group: GroupID, message: Message)]] = [:]
         for gid in groups.keys.sorted() {
             let g = groups[gid]!
             guard g.core.hasReady else { continue }
-            let rd = g.core.ready()
+            var rd = g.core.ready()
             records.append(contentsOf: RecoveredGroup.records(for: gid, ready: rd))
+            // A leader's appends and heartbeats leave before its own fsync, so followers write
+            // in parallel with the leader (Raft thesis §10.2.1); the leader counts itself towards
+            // a commit only once its own write is durable. Only when its term and vote are
+            // already durable: everything else (votes, acknowledgements, snapshots) waits.
+            if g.core.role == .leader, rd.snapshot == nil, let durable = g.durableHardState,
+               rd.hardState.map({ $0.term == durable.term && $0.vote == durable.vote }) ?? true {
+                rd.messages.removeAll { m in
+                    guard m.kind == .append || m.kind == .heartbeat else { return false }
+                    early[nodeOf(g, m.to), default: []].append((g.id, m))
+                    return true
+                }
+            }
             readies.append((g, rd))
         }
         guard !readies.isEmpty else { return }
-        // A leader's appends and heartbeats leave before its own fsync, so the followers'
-        // writes run in parallel with the leader's (Raft thesis §10.2.1): the leader counts
-        // itself towards a commit only once its own write is done, and everything a follower
-        // sends (acknowledgements, votes) still waits for the follower's fsync below.
-        var early: [NodeID: [(group: GroupID, message: Message)]] = [:]
-        for (g, rd) in readies {
-            for m in rd.messages where m.kind == .append || m.kind == .heartbeat {
-                early[nodeOf(g, m.to), default: []].append((g.id, m))
-            }
-        }
         for (dest, batch) in early { transport.send(batch, to: dest) }
+        // Committed entries handed out are already durable here and on a quorum: apply and
+        // answer them without waiting for this round's write.
+        for (g, rd) in readies where rd.snapshot == nil { apply(g, rd.committedEntries) }
         do {
             try wal.append(records)
         } catch {
@@ -348,7 +367,8 @@ public final class RaftHost: @unchecked Sendable {
         }
         var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
         for (g, rd) in readies {
-            for m in rd.messages where m.kind != .append && m.kind != .heartbeat {
+            if let hs = rd.hardState { g.durableHardState = hs }
+            for m in rd.messages {
                 let dest = nodeOf(g, m.to)
                 if m.kind == .snapshot {
                     sendSnapshot(g, m, to: dest)
@@ -359,8 +379,10 @@ public final class RaftHost: @unchecked Sendable {
         }
         for (dest, batch) in outbox { transport.send(batch, to: dest) }
         for (g, rd) in readies {
-            if let snap = rd.snapshot { installSnapshot(g, snap) }
-            apply(g, rd.committedEntries)
+            if let snap = rd.snapshot {
+                installSnapshot(g, snap)
+                apply(g, rd.committedEntries)
+            }
             for rs in rd.readStates {
                 var r = BinaryReader(rs.context)
                 if let id = try? r.readUInt64(), g.reads[id] != nil { g.reads[id]!.index = rs.index }
