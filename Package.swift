@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ShardRouter", targets: ["ShardRouter"]),
         .library(name: "KVStore", targets: ["KVStore"]),
         .library(name: "MyStoreClient", targets: ["MyStoreClient"]),
+        .library(name: "Linearizability", targets: ["Linearizability"]),
         .executable(name: "mystore-server", targets: ["Server"]),
         .executable(name: "mystore", targets: ["Admin"]),
         .executable(name: "mystore-sim", targets: ["Simulator"]),
@@ -67,7 +68,10 @@ let package = Package(
             name: "Admin",
             dependencies: ["ShardRouter", "MyStoreClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Linearizability checker for recorded client histories (pure, no dependencies).
+        .target(name: "Linearizability", swiftSettings: optimizedInDebug),
         .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "RaftSimulatorTests", dependencies: ["RaftSimulator", "MultiRaft"]),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "MultiRaft"]),
         .testTarget(name: "ShardRouterTests", dependencies: ["ShardRouter"]),
