@@ -71,7 +71,7 @@ let package = Package(
         // Linearizability checker for recorded client histories (pure, no dependencies).
         .target(name: "Linearizability", swiftSettings: optimizedInDebug),
         .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft"]),
-        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "MultiRaft"]),
         .testTarget(name: "RaftSimulatorTests", dependencies: ["RaftSimulator", "MultiRaft"]),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "MultiRaft"]),
         .testTarget(name: "ShardRouterTests", dependencies: ["ShardRouter"]),

@@ -1,4 +1,5 @@
 import Foundation
+import MultiRaft
 import Testing
 @testable import Linearizability
 
@@ -224,7 +225,7 @@ struct CheckerTests {
     @Test func busyHistoryIsDecidedQuickly() {
         // 5 clients × 200 operations on one key, each overlapping the others, from a simulated
         // sequential register so the history is linearizable; then a corrupted copy.
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var value: String? = nil
         var ops: [HistoryOp] = []
         var time: Int64 = 0
@@ -266,18 +267,5 @@ struct CheckerTests {
             #expect(isViolation(verdict(bad)))
         }
         #expect(Date().timeIntervalSince(start) < 5)
-    }
-}
-
-/// A small deterministic generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
