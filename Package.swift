@@ -71,6 +71,12 @@ let package = Package(
         // Linearizability checker for recorded client histories (pure, no dependencies).
         .target(name: "Linearizability", swiftSettings: optimizedInDebug),
         .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft"]),
+        // Seeded mutation fuzzing of every decoder of outside input (scripts/fuzz for long runs).
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: ["Server", "MultiRaft", "KVStore", "ShardRouter", "MyStoreClient",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "MultiRaft"]),
         .testTarget(name: "RaftSimulatorTests", dependencies: ["RaftSimulator", "MultiRaft"]),
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "MultiRaft"]),
