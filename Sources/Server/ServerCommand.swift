@@ -36,6 +36,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override one setting; repeatable.", valueName: "key=value"))
     var overrides: [String] = []
 
+    /// Fault testing only: deliberate bugs (see `PlantedBugs`). Hidden from --help on purpose.
+    @Option(name: .customLong("unsafe-planted-bug"), help: ArgumentHelp(visibility: .hidden))
+    var plantedBugNames: [String] = []
+
     mutating func run() async throws {
         try await start()
     }
@@ -43,7 +47,8 @@ struct ServerCommand: AsyncParsableCommand {
     /// Validates the setup, then serves until SIGINT or SIGTERM. (Named apart from `run()`
     /// so a caller cannot pick the synchronous `run()` by overload resolution.)
     func start() async throws {
-        let plan = try StartupPlan.make(
+        let plantedBugs = try PlantedBugs(names: plantedBugNames)
+        var plan = try StartupPlan.make(
             selfAddress: selfAddress,
             membershipPath: membership,
             configPath: config,
@@ -51,6 +56,11 @@ struct ServerCommand: AsyncParsableCommand {
             overrides: overrides,
             environment: ProcessInfoEnvironment.current()
         )
+        plan.plantedBugs = plantedBugs
+        if !plantedBugs.isEmpty {
+            Console.error(plantedBugs.warning)
+            Console.out(plantedBugs.warning)
+        }
         try LocalFiles.prepareDirectory(plan.dataDirectory, what: "data directory")
         try await serve(plan)
     }
