@@ -21,8 +21,9 @@ struct FuzzTarget: Sendable {
         var slowestInput = 0
     }
 
-    /// Decodes every seed, then `runs` mutated inputs from `seed`.
-    func run(runs: Int, seed: UInt64) -> Report {
+    /// Decodes every seed, then `runs` mutated inputs from `seed`; with `only`, generates the
+    /// same inputs but decodes just input number `only` (to replay one input).
+    func run(runs: Int, seed: UInt64, only: Int? = nil) -> Report {
         var mutator = Mutator(seed: seed, seeds: seeds, maxLength: maxLength)
         var report = Report()
         let start = Date()
@@ -34,6 +35,7 @@ struct FuzzTarget: Sendable {
                 input = mutator.next()
                 if let repair, mutator.below(4) != 0 { repair(&input) }
             }
+            if let only, n != only { continue }
             let t0 = Date()
             if decode(input) { report.accepted += 1 }
             let took = Date().timeIntervalSince(t0)
