@@ -194,8 +194,10 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let ops = try HistoryFile.read(path: history)
+        let started = log.seconds()
         let verdicts = LinearizabilityChecker.check(ops, limits: CheckLimits(maxSteps: .max, maxSeconds: checkSeconds))
-        let summary = Summary(history: ops, verdicts: verdicts, faults: [], healthyAtEnd: true, loadSeconds: 0, checkSeconds: 0, settings: [:])
+        let summary = Summary(history: ops, verdicts: verdicts, faults: [], healthyAtEnd: true, loadSeconds: 0,
+                              checkSeconds: log.seconds() - started, settings: [:])
         for v in summary.violations { print(v) }
         print(summary.oneLine)
         if summary.verdict != "linearizable" { throw ExitCode(summary.verdict == "violation" ? 1 : 3) }

@@ -102,6 +102,10 @@ struct Search {
     /// events[0] is the head sentinel.
     var events: [Event] = []
     var mustLinearize = 0
+    /// Per operation, a number shared by unknown operations with the same effect.
+    var effectOf: [Int] = []
+    var offered: [UInt32] = []
+    var generation: UInt32 = 0
 
     init(key: String, ops history: [HistoryOp], initial: String?, limits: CheckLimits) {
         self.key = key
@@ -111,6 +115,14 @@ struct Search {
         ops = history.filter { op in
             op.outcome != .fail && !(op.outcome == .unknown && op.kind == .get)
         }
+        var effects: [UnknownEffect: Int] = [:]
+        effectOf = ops.map { op in
+            let key = UnknownEffect(kind: op.kind, args: op.args)
+            if let id = effects[key] { return id }
+            effects[key] = effects.count
+            return effects.count - 1
+        }
+        offered = [UInt32](repeating: 0, count: effects.count)
         var raw: [(op: Int, isCall: Bool, time: Int64)] = []
         for (i, op) in ops.enumerated() {
             raw.append((i, true, op.invoke))
@@ -146,14 +158,67 @@ struct Search {
         }
     }
 
+    /// The operations that may be linearized next: the calls before the first return event
+    /// still in the list, those with a known outcome first. Trying known operations first keeps
+    /// writes whose outcome is unknown (and which mostly never happened, or happened where a
+    /// read shows them) out of the search until a known operation needs their effect. Of
+    /// unknown operations with the same effect (e.g. INCRs) only the earliest is offered: any
+    /// order using a later one can use the earliest instead. Also returns the blocking return
+    /// event (-1: none).
+    private mutating func candidates() -> (calls: [Int], blocking: Int) {
+        var calls: [Int] = []
+        var unknownStart = -1
+        generation &+= 1
+        var e = events[0].next
+        while e >= 0, events[e].isCall {
+            if events[e].match >= 0 {
+                calls.append(e)
+            } else if unknownStart < 0 {
+                unknownStart = e
+            }
+            e = events[e].next
+        }
+        var u = unknownStart
+        while u >= 0, events[u].isCall {
+            if events[u].match < 0 {
+                let effect = effectOf[events[u].op]
+                if offered[effect] != generation {
+                    offered[effect] = generation
+                    calls.append(u)
+                }
+            }
+            u = events[u].next
+        }
+        return (calls, e)
+    }
+
+    struct UnknownEffect: Hashable {
+        var kind: HistoryOp.Kind
+        var args: [String]
+    }
+
+    /// Whether `op` replaces the value whatever it was, with a result that does not depend on it.
+    /// An unknown operation directly followed by one of these had no visible effect, so such an
+    /// order is never needed: leaving the unknown operation out (it stays available) does as well.
+    private func isBlind(_ op: HistoryOp) -> Bool {
+        op.kind == .set || (op.kind == .del && op.outcome != .ok)
+    }
+
     mutating func run() -> KeyVerdict {
+        struct Frame {
+            var calls: [Int]
+            var next = 0
+            /// The call linearized to reach this frame and the value before it (-1 for the root).
+            var via: Int
+            var stateBefore: String?
+        }
         var bits = [UInt64](repeating: 0, count: (ops.count + 63) / 64)
         var cache = Set<CacheKey>()
-        var stack: [(call: Int, state: String?)] = []
         var state = initial
         var linearizedKnown = 0
-        var best: (order: [Int], state: String?, blocking: Int) = ([], initial, -1)
-        var entry = events[0].next
+        let root = candidates()
+        var frames = [Frame(calls: root.calls, via: -1, stateBefore: initial)]
+        var best: (order: [Int], state: String?, blocking: Int) = ([], initial, root.blocking)
         var steps = 0
         let start = monotonicSeconds()
 
@@ -163,39 +228,37 @@ struct Search {
                 if steps > limits.maxSteps { return .unknown(reason: "more than \(limits.maxSteps) search steps") }
                 if monotonicSeconds() - start > limits.maxSeconds { return .unknown(reason: "more than \(limits.maxSeconds) s") }
             }
-            if entry >= 0, events[entry].isCall {
-                let opIndex = events[entry].op
-                let op = ops[opIndex]
-                if let next = KeyModel.step(state, op) {
-                    var newBits = bits
-                    newBits[opIndex / 64] |= 1 << UInt64(opIndex % 64)
-                    if cache.insert(CacheKey(bits: newBits, state: next)).inserted {
-                        stack.append((entry, state))
-                        state = next
-                        bits = newBits
-                        if op.outcome == .ok { linearizedKnown += 1 }
-                        lift(entry)
-                        entry = events[0].next
-                        continue
-                    }
-                }
-                entry = events[entry].next
-            } else {
-                // A return event (or the end of the list): its operation had to be linearized
-                // already. Remember the deepest point reached, then backtrack.
-                if stack.count > best.order.count || best.blocking < 0 {
-                    best = (stack.map { events[$0.call].op }, state, entry)
-                }
-                guard let (call, previous) = stack.popLast() else {
-                    return .violation(violation(best))
-                }
+            let depth = frames.count - 1
+            if frames[depth].next < frames[depth].calls.count {
+                let call = frames[depth].calls[frames[depth].next]
+                frames[depth].next += 1
                 let opIndex = events[call].op
-                bits[opIndex / 64] &= ~(1 << UInt64(opIndex % 64))
-                if ops[opIndex].outcome == .ok { linearizedKnown -= 1 }
-                state = previous
-                unlift(call)
-                entry = events[call].next
+                let op = ops[opIndex]
+                if depth > 0, ops[events[frames[depth].via].op].outcome != .ok, isBlind(op) { continue }
+                guard let next = KeyModel.step(state, op) else { continue }
+                var newBits = bits
+                newBits[opIndex / 64] |= 1 << UInt64(opIndex % 64)
+                guard cache.insert(CacheKey(bits: newBits, state: next)).inserted else { continue }
+                let previous = state
+                state = next
+                bits = newBits
+                if op.outcome == .ok { linearizedKnown += 1 }
+                lift(call)
+                let c = candidates()
+                frames.append(Frame(calls: c.calls, via: call, stateBefore: previous))
+                continue
             }
+            // Every candidate failed here: remember the deepest point reached, then backtrack.
+            if depth > best.order.count || best.blocking < 0 {
+                best = (frames.dropFirst().map { events[$0.via].op }, state, candidates().blocking)
+            }
+            guard depth > 0 else { return .violation(violation(best)) }
+            let frame = frames.removeLast()
+            let opIndex = events[frame.via].op
+            bits[opIndex / 64] &= ~(1 << UInt64(opIndex % 64))
+            if ops[opIndex].outcome == .ok { linearizedKnown -= 1 }
+            state = frame.stateBefore
+            unlift(frame.via)
         }
         return .linearizable
     }
