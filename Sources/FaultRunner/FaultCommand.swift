@@ -80,7 +80,11 @@ struct RunCommand: ParsableCommand {
             print("mystore-fault: server binary \(binary) not found (build mystore-server or pass --server)")
             throw ExitCode(2)
         }
-        try? FileManager.default.removeItem(atPath: dir + "/data0")
+        // A previous run's data, logs and results in the same folder would leak into this one.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        where name.hasPrefix("data") || name.hasPrefix("node") || name == "history.jsonl" || name == "summary.json" {
+            try? FileManager.default.removeItem(atPath: dir + "/" + name)
+        }
         let network = TestNetwork(tag: tag, subnet: subnet, nodes: nodes)
         let bugArgs = plantBug.map { ["--unsafe-planted-bug", $0] } ?? []
         let cluster = try Cluster(network: network, serverBinary: binary, directory: dir, port: port, shardCount: shards, extraArgs: bugArgs)
