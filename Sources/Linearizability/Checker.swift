@@ -159,35 +159,24 @@ struct Search {
     }
 
     /// The operations that may be linearized next: the calls before the first return event
-    /// still in the list, those with a known outcome first. Trying known operations first keeps
-    /// writes whose outcome is unknown (and which mostly never happened, or happened where a
-    /// read shows them) out of the search until a known operation needs their effect. Of
-    /// unknown operations with the same effect (e.g. INCRs) only the earliest is offered: any
-    /// order using a later one can use the earliest instead. Also returns the blocking return
-    /// event (-1: none).
+    /// still in the list, in invocation order. Of unknown operations with the same effect
+    /// (e.g. INCRs) only the earliest is offered: any order using a later one can use the
+    /// earliest instead. Also returns the blocking return event (-1: none).
     private mutating func candidates() -> (calls: [Int], blocking: Int) {
         var calls: [Int] = []
-        var unknownStart = -1
         generation &+= 1
         var e = events[0].next
         while e >= 0, events[e].isCall {
             if events[e].match >= 0 {
                 calls.append(e)
-            } else if unknownStart < 0 {
-                unknownStart = e
-            }
-            e = events[e].next
-        }
-        var u = unknownStart
-        while u >= 0, events[u].isCall {
-            if events[u].match < 0 {
-                let effect = effectOf[events[u].op]
+            } else {
+                let effect = effectOf[events[e].op]
                 if offered[effect] != generation {
                     offered[effect] = generation
-                    calls.append(u)
+                    calls.append(e)
                 }
             }
-            u = events[u].next
+            e = events[e].next
         }
         return (calls, e)
     }
