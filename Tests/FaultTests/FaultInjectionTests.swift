@@ -29,10 +29,18 @@ struct FaultInjectionTests {
         try expectFlagged("skip-wal")
     }
 
+    /// Detection depends on timing (a stale read needs a read at the deposed leader after a newer
+    /// write elsewhere), so a run may miss the bug on a busy machine: up to three runs, with
+    /// different seeds, and any of them flagging the bug passes. A clean run must never be flagged.
     func expectFlagged(_ bug: String) throws {
-        let run = try FaultRun(["--duration", "\(FaultRun.seconds)", "--plant-bug", bug, "--seed", "7"])
-        #expect(run.status == 1, "\(run.output)")
-        #expect(run.summary["verdict"] as? String == "violation", "\(run.output)")
+        var outputs: [String] = []
+        for seed in 7...9 {
+            let run = try FaultRun(["--duration", "\(FaultRun.seconds)", "--plant-bug", bug, "--seed", "\(seed)"])
+            if run.status == 1 && run.summary["verdict"] as? String == "violation" { return }
+            #expect(run.status == 0 || run.status == 1, "\(run.output)")
+            outputs.append(run.output)
+        }
+        Issue.record("--plant-bug \(bug) was not flagged in 3 runs:\n\(outputs.joined(separator: "\n---\n"))")
     }
 }
 
