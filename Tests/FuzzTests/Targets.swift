@@ -215,6 +215,7 @@ extension FuzzTarget {
             guard (try? w.write(data)) != nil, let path = try? w.finish() else { return nil }
             return (try? Data(contentsOf: URL(fileURLWithPath: path))).map { Array($0) }
         }
+        try? FileManager.default.removeItem(atPath: scratchRoot)
         let path = dir + "/fuzz.snap"
         return FuzzTarget(name: "snapshot-file", seeds: seeds, repair: { b in
             guard b.count >= 16 else { return }
