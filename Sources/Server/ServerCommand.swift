@@ -40,6 +40,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override one setting; repeatable.", valueName: "key=value"))
     var overrides: [String] = []
 
+    /// Fault testing only: deliberate bugs (see `PlantedBugs`). Hidden from --help on purpose.
+    @Option(name: .customLong("unsafe-planted-bug"), help: ArgumentHelp(visibility: .hidden))
+    var plantedBugNames: [String] = []
+
     mutating func run() async throws {
         try await start()
     }
@@ -72,6 +76,12 @@ struct ServerCommand: AsyncParsableCommand {
                 throw error
             }
             plan = relaxed
+        }
+        let plantedBugs = try PlantedBugs(names: plantedBugNames)
+        plan.plantedBugs = plantedBugs
+        if !plantedBugs.isEmpty {
+            Console.error(plantedBugs.warning)
+            Console.out(plantedBugs.warning)
         }
         try LocalFiles.prepareDirectory(plan.dataDirectory, what: "data directory")
         let existing = try NodeIdentity.read(directory: plan.dataDirectory)

@@ -9,6 +9,8 @@ struct StartupPlan: Sendable {
     private(set) var config: NodeConfig
     let dataDirectory: String
     private(set) var shardMap: ShardMap
+    /// Deliberate bugs; set only from the hidden `--unsafe-planted-bug` flag, never by `make`.
+    var plantedBugs = PlantedBugs()
 
     /// Default config file, used only when it exists (an explicit `--config` must exist).
     static let defaultConfigPath = "config/mystore.conf"

@@ -63,7 +63,7 @@ public enum WALRecord: Sendable, Equatable {
             var ents: [Entry] = []
             ents.reserveCapacity(Int(n))
             for _ in 0..<n { ents.append(try Entry.decode(from: &r)) }
-            for k in ents.indices.dropFirst() where ents[k].index != ents[k - 1].index + 1 {
+            for k in ents.indices.dropFirst() where ents[k - 1].index == .max || ents[k].index != ents[k - 1].index + 1 {
                 throw DecodeError("entries are not contiguous")
             }
             return .entries(group: g, entries: ents)

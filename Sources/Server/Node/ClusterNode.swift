@@ -53,7 +53,9 @@ final class ClusterNode: @unchecked Sendable {
         let data = plan.dataDirectory
         let wal: WriteAheadLog
         do {
-            wal = try WriteAheadLog(settings: WALSettings(directory: data + "/wal"))
+            var walSettings = WALSettings(directory: data + "/wal")
+            walSettings.plantedSkipWrites = plan.plantedBugs.skipWAL
+            wal = try WriteAheadLog(settings: walSettings)
         } catch {
             throw StartupError("cannot recover the write-ahead log: \(error)")
         }
@@ -73,6 +75,7 @@ final class ClusterNode: @unchecked Sendable {
         settings.tickMillis = plan.config.tickIntervalMilliseconds
         settings.raft.electionTicks = plan.config.electionTicks
         settings.raft.heartbeatTicks = plan.config.heartbeatTicks
+        settings.raft.plantedBugs = plan.plantedBugs.raft
         settings.snapshotEntries = UInt64(plan.config.snapshotEntries)
         settings.snapshotLogBytes = UInt64(plan.config.snapshotLogBytes)
         settings.keepTrailingEntries = UInt64(plan.config.snapshotTrailingEntries)

@@ -1,0 +1,37 @@
+import MultiRaft
+
+/// Deliberate bugs for the fault-injection suite (`scripts/fault-test --plant-bug NAME`), to show
+/// that its checks catch them. Reachable only through the hidden `--unsafe-planted-bug` flag:
+/// never from the config file, `MYSTORE_*` variables or `--set`. A node with any of them is
+/// not safe and says so loudly at startup.
+struct PlantedBugs: Sendable, Hashable {
+    /// Failpoints of the Raft core (e.g. `stale-read`: reads answered without confirming leadership).
+    var raft: Set<PlantedBug> = []
+    /// `skip-wal`: the WAL drops its writes, so the node acknowledges appends and votes it never
+    /// made durable.
+    var skipWAL = false
+
+    static let skipWALName = "skip-wal"
+    static var names: [String] { PlantedBug.allCases.map(\.rawValue) + [skipWALName] }
+
+    init() {}
+
+    init(names: [String]) throws(StartupError) {
+        for name in names {
+            if name == Self.skipWALName {
+                skipWAL = true
+            } else if let bug = PlantedBug(rawValue: name) {
+                raft.insert(bug)
+            } else {
+                throw StartupError("--unsafe-planted-bug: unknown bug '\(name)' (known: \(Self.names.joined(separator: ", ")))")
+            }
+        }
+    }
+
+    var isEmpty: Bool { raft.isEmpty && !skipWAL }
+
+    var warning: String {
+        let list = (raft.map(\.rawValue).sorted() + (skipWAL ? [Self.skipWALName] : [])).joined(separator: ", ")
+        return "mystore-server: WARNING: PLANTED BUGS ENABLED (\(list)). This node breaks consistency on purpose, for fault testing only. NEVER use it for real data."
+    }
+}
