@@ -21,6 +21,10 @@ enum FaultKind: String, CaseIterable, Sendable {
     /// wakes up believing it leads while the others have elected a new leader (a long GC pause
     /// during a partition); heal a little later. Clients keep talking to it.
     case zombieLeader = "zombie-leader"
+    /// Change a key's shard's membership while the load runs: move one of its replicas to a
+    /// node that holds none (add learner, snapshot, promote, remove the old one), or, when every
+    /// node holds it, hand its leadership to another replica.
+    case membership
 }
 
 /// One injected fault, for the summary.
@@ -113,6 +117,8 @@ final class FaultScheduler: @unchecked Sendable {
             try? cluster.network.cut([n], from: all.filter { $0 != n })
             cluster.pause(n)
             return [n]
+        case .membership:
+            return changeMembership()
         case .bridge:
             let order = shuffled(all)
             let bridge = order[0]
@@ -137,6 +143,34 @@ final class FaultScheduler: @unchecked Sendable {
             for n in nodes { cluster.resume(n) }
             sleepSeconds(1.5)
             cluster.network.heal()
+        case .membership:
+            break  // the change runs to completion by itself
         }
+    }
+
+    /// Queues a replica move (or a leader transfer) of a random key's shard through any node
+    /// that answers; returns the nodes involved (from, to), empty when nothing was accepted.
+    private func changeMembership() -> [Int] {
+        guard let shard = cluster.shardMap.shard(forKey: Array(keys[pick(keys.count)].utf8))?.id.rawValue else { return [] }
+        let views = (0..<cluster.count).map { cluster.status($0) }
+        let holders = views.indices.filter { views[$0]?[shard] != nil }
+        let others = views.indices.filter { views[$0] != nil && views[$0]?[shard] == nil }
+        guard !holders.isEmpty else { return [] }
+        let from = holders[pick(holders.count)]
+        let command: [String]
+        var involved = [from]
+        if !others.isEmpty {
+            let to = others[pick(others.count)]
+            command = ["MYSTORE.SHARDMOVE", String(shard), String(from + 1), String(to + 1)]
+            involved.append(to)
+        } else {
+            command = ["MYSTORE.LEADERTRANSFER", String(shard), String(from + 1)]
+        }
+        for i in shuffled(Array(0..<cluster.count)) {
+            guard let c = try? cluster.connection(i, timeout: 2), let r = try? c.send(command.map { Array($0.utf8) }) else { continue }
+            log.say("\(command.joined(separator: " ")) via node \(i): \(r.text ?? String(describing: r))")
+            return involved
+        }
+        return []
     }
 }
