@@ -7,8 +7,8 @@ import MultiRaft
 struct PlantedBugs: Sendable, Hashable {
     /// Failpoints of the Raft core (e.g. `stale-read`: reads answered without confirming leadership).
     var raft: Set<PlantedBug> = []
-    /// `skip-wal`: the WAL drops its writes, so the node acknowledges appends and votes it never
-    /// made durable.
+    /// `skip-wal`: the WAL writes a group's creation but drops every later write, so the node
+    /// acknowledges appends and votes it never made durable.
     var skipWAL = false
 
     static let skipWALName = "skip-wal"

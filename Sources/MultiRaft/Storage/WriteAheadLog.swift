@@ -6,8 +6,9 @@ public struct WALSettings: Sendable {
     public var segmentBytes = 64 << 20
     /// Largest record accepted when reading (bytes); a larger length field is corruption.
     public var maxRecordBytes = 256 << 20
-    /// Failpoint for the fault suite: records are dropped instead of written. Never set by
-    /// a production configuration.
+    /// Failpoint for the fault suite: only a group's first records (its creation) are written;
+    /// every later append, vote and commit is acknowledged without reaching the disk, so a
+    /// killed node comes back with a stale log and term. Never set by a production configuration.
     public var plantedSkipWrites = false
 
     public init(directory: String) { self.directory = directory }
@@ -42,6 +43,8 @@ public final class WriteAheadLog {
     private var hardStates: [GroupID: HardState] = [:]
     private var compactedThrough: [GroupID: LogIndex] = [:]
     private var removedGroups: Set<GroupID> = []
+    /// Failpoint bookkeeping: groups whose creation was written (see `plantedSkipWrites`).
+    private var plantedWrittenGroups: Set<GroupID> = []
 
     /// The groups' state found on disk when the log was opened.
     public private(set) var recovered: [GroupID: RecoveredGroup] = [:]
@@ -99,6 +102,12 @@ public final class WriteAheadLog {
 
     /// Appends `records` durably: one write, one fdatasync. Returns once they are on disk.
     public func append(_ records: [WALRecord]) throws(StorageError) {
+        var records = records
+        if settings.plantedSkipWrites {
+            let fresh = Set(records.map(\.group)).subtracting(plantedWrittenGroups).subtracting(recovered.keys)
+            plantedWrittenGroups.formUnion(fresh)
+            records = records.filter { fresh.contains($0.group) }
+        }
         guard !records.isEmpty else { return }
         buffer.reset()
         for r in records { r.encode(into: &buffer) }
@@ -107,7 +116,7 @@ public final class WriteAheadLog {
             buffer.reset()
             for r in records { r.encode(into: &buffer) }
         }
-        if !settings.plantedSkipWrites {
+        do {
             try active.append(buffer.bytes)
             let started = onSync == nil ? 0 : monotonicNanos()
             try active.sync()
