@@ -89,8 +89,7 @@ struct ServerCommand: AsyncParsableCommand {
         if let b = existing?.bootstrap {
             plan = try plan.rebased(on: b)
         } else if existing == nil, let joinAddress {
-            let self_ = plan.selfAddress
-            let info = try JoinInfo.waitForRegistration(of: self_, via: joinAddress)
+            let info = try JoinInfo.waitForRegistration(of: plan.selfAddress, via: joinAddress)
             plan = try plan.rebased(on: info.bootstrap)
             joined = info
         }

@@ -165,7 +165,7 @@ extension FuzzTarget {
         return FuzzTarget(name: "wal-recovery", seeds: [walSegment], repair: { repairFrames(&$0, from: 0) }, maxLength: 1 << 14) { bytes in
             try? FileManager.default.removeItem(atPath: dir)
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: dir + "/" + WriteAheadLog.segmentName(1), contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: dir + "/" + WriteAheadLog.segmentName(1), contents: Data(bytes))
             var settings = WALSettings(directory: dir)
             settings.maxRecordBytes = 1 << 20
             return (try? WriteAheadLog(settings: settings)) != nil
@@ -232,7 +232,7 @@ extension FuzzTarget {
         }) { bytes in
             if !FileManager.default.createFile(atPath: path, contents: Data(bytes)) {
                 try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: path, contents: Data(bytes))
+                _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             }
             guard let reader = try? SnapshotReader(path: path) else { return false }
             return (try? reader.readAll()) != nil

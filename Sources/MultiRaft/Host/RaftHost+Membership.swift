@@ -12,12 +12,7 @@ extension RaftHost {
             // The replica id is durable before anything of the group reaches the WAL, so a
             // restart recovers the replica under the same id.
             try FileSystem.makeDirectory(snapshotDirectory)
-            let path = replicaFile(gid)
-            let f = try DurableFile(path: path + ".tmp", mode: .truncateCreate)
-            try f.append(Array("\(m.to)\n".utf8))
-            try f.sync()
-            try FileSystem.rename(path + ".tmp", path)
-            try FileSystem.syncDirectory(snapshotDirectory)
+            try FileSystem.writeDurably(Array("\(m.to)\n".utf8), to: replicaFile(gid))
             try addGroup(gid, replica: m.to, stateMachine: stateMachine, nodeOf: [:], bootstrapVoters: [])
         } catch {
             note("cannot create replica \(m.to) of group \(gid): \(error)")
@@ -26,7 +21,6 @@ extension RaftHost {
         let g = groups[gid]!
         publishStatus(g)
         note("created replica \(m.to) of group \(gid), contacted by replica \(m.from) of term \(m.term)")
-        onMembershipChange?(gid, true)
         return g
     }
 
@@ -48,16 +42,6 @@ extension RaftHost {
         groups[g.id] = nil
         forgetStatus(g.id)
         note("replica \(g.core.id) of group \(g.id) destroyed: \(reason)")
-        onMembershipChange?(g.id, false)
-    }
-
-    /// Destroys this node's replica of `group` (one that was removed from the group while
-    /// this node could not learn it, found by the caller's garbage collection).
-    public func removeGroup(_ group: GroupID, reason: String) {
-        call { host in
-            guard let g = host.groups[group] else { return }
-            host.destroy(g, reason: reason)
-        }
     }
 
     /// Streams the snapshot file a snapshot message refers to. One transfer per follower at a

@@ -78,8 +78,6 @@ public final class RaftHost: @unchecked Sendable {
     /// Asked on the host thread when a leader contacts a replica this node does not host
     /// (a replica being added to a group): the state machine to host it with, or nil to ignore.
     public var groupFactory: (@Sendable (GroupID) -> (any GroupStateMachine)?)?
-    /// Told (on the host thread) when a replica was created for, or removed from, a group.
-    public var onMembershipChange: (@Sendable (GroupID, _ hosted: Bool) -> Void)?
 
     public init(node: NodeID, settings: HostSettings, wal: WriteAheadLog, snapshotDirectory: String, transport: any RaftTransport) {
         self.node = node
@@ -340,10 +338,7 @@ public final class RaftHost: @unchecked Sendable {
             guard g.core.hasReady else { continue }
             var rd = g.core.ready()
             records.append(contentsOf: RecoveredGroup.records(for: gid, ready: rd))
-            // A leader's appends and heartbeats leave before its own fsync, so followers write
-            // in parallel with the leader (Raft thesis §10.2.1); the leader counts itself towards
-            // a commit only once its own write is durable. Only when its term and vote are
-            // already durable: everything else (votes, acknowledgements, snapshots) waits.
+            // Sent early only when the leader's term and vote are already durable (see above).
             if g.core.role == .leader, rd.snapshot == nil, let durable = g.durableHardState,
                rd.hardState.map({ $0.term == durable.term && $0.vote == durable.vote }) ?? true {
                 rd.messages.removeAll { m in
@@ -356,8 +351,6 @@ public final class RaftHost: @unchecked Sendable {
         }
         guard !readies.isEmpty else { return }
         for (dest, batch) in early { transport.send(batch, to: dest) }
-        // Committed entries handed out are already durable here and on a quorum: apply and
-        // answer them without waiting for this round's write.
         for (g, rd) in readies where rd.snapshot == nil { apply(g, rd.committedEntries) }
         do {
             try wal.append(records)

@@ -123,6 +123,17 @@ public enum FileSystem {
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// Replaces the small file at `path` so that it survives a crash whole or not at all:
+    /// written to `path.tmp`, fsynced, renamed over `path`, directory fsynced.
+    public static func writeDurably(_ bytes: [UInt8], to path: String) throws(StorageError) {
+        let f = try DurableFile(path: path + ".tmp", mode: .truncateCreate)
+        try f.append(bytes)
+        try f.sync()
+        try rename(path + ".tmp", path)
+        let slash = path.lastIndex(of: "/")
+        try syncDirectory(slash.map { String(path[..<$0]) } ?? ".")
+    }
+
     /// fsyncs a directory so that a rename or a new file in it survives a crash.
     public static func syncDirectory(_ path: String) throws(StorageError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

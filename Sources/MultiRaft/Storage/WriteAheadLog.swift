@@ -116,12 +116,10 @@ public final class WriteAheadLog {
             buffer.reset()
             for r in records { r.encode(into: &buffer) }
         }
-        do {
-            try active.append(buffer.bytes)
-            let started = onSync == nil ? 0 : monotonicNanos()
-            try active.sync()
-            if let onSync { onSync(Double(monotonicNanos() - started) / 1e9, records.count) }
-        }
+        try active.append(buffer.bytes)
+        let started = onSync == nil ? 0 : monotonicNanos()
+        try active.sync()
+        if let onSync { onSync(Double(monotonicNanos() - started) / 1e9, records.count) }
         syncs += 1
         recordsWritten += records.count
         bytesWritten += buffer.bytes.count

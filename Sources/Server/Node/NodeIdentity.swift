@@ -77,11 +77,7 @@ struct NodeIdentity: Sendable, Equatable {
     func write(directory: String) throws(StartupError) {
         let path = directory + "/IDENTITY"
         do {
-            let f = try DurableFile(path: path + ".tmp", mode: .truncateCreate)
-            try f.append(Array(encoded().utf8))
-            try f.sync()
-            try FileSystem.rename(path + ".tmp", path)
-            try FileSystem.syncDirectory(directory)
+            try FileSystem.writeDurably(Array(encoded().utf8), to: path)
         } catch {
             throw StartupError("cannot write \(path): \(error)")
         }
@@ -138,7 +134,7 @@ struct JoinInfo: Sendable, Equatable {
     var nodes: [NodeID: NodeAddress]
 
     /// Asks `member` until this node is registered, printing what the operator must do.
-    static func waitForRegistration(of me: NodeAddress, via member: NodeAddress, deadline: Double? = nil) throws(StartupError) -> JoinInfo {
+    static func waitForRegistration(of me: NodeAddress, via member: NodeAddress) throws(StartupError) -> JoinInfo {
         var told = false
         while true {
             do {
@@ -159,7 +155,6 @@ struct JoinInfo: Sendable, Equatable {
                     told = true
                 }
             }
-            if let deadline, now() > deadline { throw StartupError("--join: not registered by \(member) in time") }
             var ts = timespec(tv_sec: 0, tv_nsec: 500_000_000)
             nanosleep(&ts, nil)
         }

@@ -74,10 +74,9 @@ final class Rebalancer: @unchecked Sendable {
         call(["MYSTORE.GROUPPROGRESS", String(group)]) { completion(GroupProgressCodec.decode($0)) }
     }
 
-    private func confChange(_ group: GroupID, _ op: String, _ replica: ReplicaID, then: @escaping @Sendable () -> Void = {}) {
+    private func confChange(_ group: GroupID, _ op: String, _ replica: ReplicaID) {
         call(["MYSTORE.CONFCHANGE", String(group), op, String(replica)]) { [weak self] v in
-            if case .error(let e) = Self.unwrap(v) { self?.node?.host.note("rebalance: \(op) \(replica) in group \(group): \(e)") }
-            then()
+            if case .error(let e) = v.parsedIfRaw { self?.node?.host.note("rebalance: \(op) \(replica) in group \(group): \(e)") }
         }
     }
 
@@ -89,11 +88,6 @@ final class Rebalancer: @unchecked Sendable {
             let r: KVResult? = if case .success(let v) = result { v as? KVResult } else { nil }
             loop.execute { completion(r) }
         }
-    }
-
-    static func unwrap(_ v: RESPValue) -> RESPValue {
-        if case .raw(let b) = v, let parsed = RESPReplyParser.parse(b) { return parsed }
-        return v
     }
 
     private func setStage(_ shard: ShardID, _ text: String) { tracking.withLockedValue { $0.stage[shard] = text } }

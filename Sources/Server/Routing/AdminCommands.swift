@@ -119,9 +119,7 @@ enum GroupProgressCodec {
     }
 
     static func decode(_ v: RESPValue) -> ReplicaProgress? {
-        var value = v
-        if case .raw(let b) = v, let parsed = RESPReplyParser.parse(b) { value = parsed }
-        guard case .array(let p) = value, p.count == 8, case .integer(let leader) = p[0], case .integer(let term) = p[1],
+        guard case .array(let p) = v.parsedIfRaw, p.count == 8, case .integer(let leader) = p[0], case .integer(let term) = p[1],
               case .integer(let last) = p[2], case .integer(let commit) = p[3], case .integer(let joint) = p[4],
               case .array(let voters) = p[5], case .array(let learners) = p[6], case .array(let members) = p[7] else { return nil }
         func ids(_ a: [RESPValue]) -> [ReplicaID] { a.compactMap { if case .integer(let n) = $0 { ReplicaID(n) } else { nil } } }

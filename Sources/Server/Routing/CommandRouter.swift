@@ -237,9 +237,7 @@ final class CommandRouter: @unchecked Sendable {
     }
 
     static func shardScanReply(_ v: RESPValue) -> (next: [UInt8]?, keys: [[UInt8]])? {
-        var value = v
-        if case .raw(let b) = v, let parsed = RESPReplyParser.parse(b) { value = parsed }
-        guard case .array(let parts) = value, parts.count == 2, case .array(let keys) = parts[1] else { return nil }
+        guard case .array(let parts) = v.parsedIfRaw, parts.count == 2, case .array(let keys) = parts[1] else { return nil }
         var next: [UInt8]?
         if case .bulkString(let b) = parts[0] { next = Array(b.readableBytesView) }
         return (next, keys.compactMap { if case .bulkString(let b) = $0 { Array(b.readableBytesView) } else { nil } })

@@ -2,6 +2,15 @@ import NIOCore
 
 /// Parses one RESP2 reply (as forwarded between nodes) back into a value. Nil when the bytes
 /// are not exactly one well-formed reply.
+extension RESPValue {
+    /// A reply forwarded from another node (`.raw` wire bytes) parsed back into a value;
+    /// any other value as it is.
+    var parsedIfRaw: RESPValue {
+        if case .raw(let b) = self, let parsed = RESPReplyParser.parse(b) { return parsed }
+        return self
+    }
+}
+
 enum RESPReplyParser {
     static func parse(_ buffer: ByteBuffer) -> RESPValue? {
         let bytes = Array(buffer.readableBytesView)
