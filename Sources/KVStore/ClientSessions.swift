@@ -15,6 +15,29 @@ struct ClientSessions {
         /// The highest sequence evicted from the window (0 = none).
         var floor: UInt64
         var lastSeenMillis: UInt64
+
+        /// Records `result` for `sequence`; beyond `window` results the lowest sequence leaves
+        /// and raises the floor.
+        mutating func add(_ sequence: UInt64, _ result: KVResult, clock: UInt64, window: Int) {
+            results[sequence] = result
+            lastSeenMillis = clock
+            guard results.count > window else { return }
+            let oldest = lowestSequence()
+            results[oldest] = nil
+            floor = max(floor, oldest)
+        }
+
+        /// The lowest sequence in the window. Every kept sequence is above the floor, and a
+        /// client numbers its requests one by one, so it is nearly always just above the floor:
+        /// a few probes, and a full search only when requests were skipped.
+        private func lowestSequence() -> UInt64 {
+            var candidate = floor &+ 1
+            for _ in 0..<8 {
+                if results[candidate] != nil { return candidate }
+                candidate &+= 1
+            }
+            return results.keys.min()!
+        }
     }
 
     /// What to do with an incoming request.
@@ -59,14 +82,12 @@ struct ClientSessions {
     /// Remembers an applied request's result and evicts the least recently used sessions
     /// beyond the bound.
     mutating func record(clientID: UInt64, sequence: UInt64, result: KVResult, clock: UInt64) {
-        var s = sessions[clientID].flatMap { isIdle($0, at: clock) ? nil : $0 } ?? Session(results: [:], floor: 0, lastSeenMillis: clock)
-        s.results[sequence] = result
-        s.lastSeenMillis = clock
-        if s.results.count > window, let oldest = s.results.keys.min() {
-            s.results[oldest] = nil
-            s.floor = max(s.floor, oldest)
+        if sessions[clientID].map({ isIdle($0, at: clock) }) ?? true {
+            sessions[clientID] = Session(results: [:], floor: 0, lastSeenMillis: clock)
         }
-        sessions[clientID] = s
+        // Changed in place: a copy taken out of the dictionary would copy the whole result
+        // window on every write.
+        sessions[clientID]!.add(sequence, result, clock: clock, window: window)
         order.append(clientID)
         while sessions.count > maxSessions, let oldest = order.removeFirst() {
             sessions.removeValue(forKey: oldest)

@@ -113,8 +113,21 @@ public final class KVStateMachine {
     /// Writes `value` with `expiresAt` under `key` (which the caller has checked with
     /// `liveValue`), recording the version written at `index`.
     func write(_ key: StoreKey, _ value: [UInt8], expiresAt: UInt64?, index: LogIndex) {
-        let existing = records[key]
-        let wasLive = existing?.value != nil, oldExpiry = existing?.expiresAt
+        let depth = settings.historyDepth
+        // One hash lookup; the record is then changed in place, so its history array is not
+        // copied on every write.
+        guard let at = records.index(forKey: key) else {
+            retired.remove(key)
+            keyOrder.insert(key)
+            if let expiresAt { deadlines.insert(ExpiryDeadline(millis: expiresAt, key: key)) }
+            var record = KeyRecord()
+            record.assign(value, expiresAt: expiresAt, index: index, depth: depth)
+            records[key] = record
+            return
+        }
+        // Fields read one by one: a copy of the record kept alive here would make the
+        // in-place change below copy its history.
+        let wasLive = records.values[at].value != nil, oldExpiry = records.values[at].expiresAt
         if !wasLive {
             retired.remove(key)
             keyOrder.insert(key)
@@ -124,9 +137,7 @@ public final class KVStateMachine {
         if let expiresAt, expiresAt != oldExpiry || !wasLive {
             deadlines.insert(ExpiryDeadline(millis: expiresAt, key: key))
         }
-        // Mutated in place, so the history array is not copied on every write.
-        let depth = settings.historyDepth
-        records[key, default: KeyRecord()].assign(value, expiresAt: expiresAt, index: index, depth: depth)
+        records.values[at].assign(value, expiresAt: expiresAt, index: index, depth: depth)
     }
 
     /// Deletes the live `key`, recording the deletion at `index`.

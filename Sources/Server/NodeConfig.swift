@@ -52,6 +52,14 @@ struct NodeConfig: Hashable, Sendable {
     var redirectWithMoved = false
     /// Take a snapshot of a shard after this many applied log entries. Default 10000 (entries).
     var snapshotEntries = 10_000
+    /// ... once those entries also hold this many percent of the bytes of the shard's state at
+    /// its last snapshot, so a large shard is not rewritten for a few small writes.
+    /// Default 100 (percent).
+    var snapshotLogStatePercent = 100
+    /// zlib level of snapshot files: 1 (fastest) to 9 (smallest). Default 1.
+    var snapshotCompressionLevel = 1
+    /// Threads serving client and peer connections; 0 means one per core. Default 0.
+    var ioThreads = 0
     /// Snapshot streams to other nodes are paced to this many bytes per second each; 0 means
     /// unpaced. Default 104857600 (bytes per second, 100 MiB/s).
     var snapshotSendBytesPerSecond = 100 << 20
@@ -78,6 +86,9 @@ struct NodeConfig: Hashable, Sendable {
         .integer("max_connections", 1...1_000_000) { $0.maxConnections = $1 },
         .integer("http_port_offset", 0...65_535) { $0.httpPortOffset = $1 },
         .integer("snapshot_entries", 1...(1 << 40)) { $0.snapshotEntries = $1 },
+        .integer("snapshot_log_state_percent", 0...1_000_000) { $0.snapshotLogStatePercent = $1 },
+        .integer("snapshot_compression_level", 1...9) { $0.snapshotCompressionLevel = $1 },
+        .integer("io_threads", 0...1_024) { $0.ioThreads = $1 },
         .integer("peer_port_offset", 1...65_535) { $0.peerPortOffset = $1 },
         .integer("snapshot_log_bytes", 1...(1 << 50)) { $0.snapshotLogBytes = $1 },
         .integer("snapshot_trailing_entries", 0...(1 << 40)) { $0.snapshotTrailingEntries = $1 },

@@ -44,7 +44,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             let loop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: loop)
             let ctx = NIOLoopBound(context, eventLoop: loop)
-            router.execute(args, session: &routeSession, hops: 0) { value in
+            router.execute(args, name: name, session: &routeSession, hops: 0) { value in
                 timer.recordNanoseconds(Int64(NodeMetrics.clock() - started))
                 if loop.inEventLoop {
                     // Completed inside this read (no flush needed yet) or later on this loop.

@@ -75,7 +75,8 @@ struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
     private func parseArray(_ bytes: ByteBufferView) throws(RESPProtocolError) -> (parts: [ByteBuffer], consumed: Int)? {
         let start = bytes.startIndex
         guard let header = try headerLine(bytes, from: start) else { return nil }
-        guard let count = Int(header.text.dropFirst()), count <= limits.maxArguments else {
+        let count = header.value
+        guard count <= limits.maxArguments else {
             throw RESPProtocolError(message: "invalid multibulk length")
         }
         var position = header.next
@@ -87,7 +88,8 @@ struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
                 throw RESPProtocolError(message: "expected '$', got '\(Character(Unicode.Scalar(bytes[position])))'")
             }
             guard let lengthLine = try headerLine(bytes, from: position) else { return nil }
-            guard let length = Int(lengthLine.text.dropFirst()), length >= 0 else {
+            let length = lengthLine.value
+            guard length >= 0 else {
                 throw RESPProtocolError(message: "invalid bulk length")
             }
             guard length <= limits.maxRequestBytes else {
@@ -109,7 +111,10 @@ struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
 
     /// A `*N` or `$N` line starting at `from`: its text (without CRLF) and where the next
     /// line starts; nil when the line is not complete yet.
-    private func headerLine(_ bytes: ByteBufferView, from: Int) throws(RESPProtocolError) -> (text: String, next: Int)? {
+    /// The number on a `*N` or `$N` line starting at `from` and the index after its CRLF, or
+    /// nil while the line is incomplete. Only an optional minus and digits may follow the type
+    /// byte (`+5`, ` 5` or an empty number are refused, as Redis does).
+    private func headerLine(_ bytes: ByteBufferView, from: Int) throws(RESPProtocolError) -> (value: Int, next: Int)? {
         let searchEnd = min(bytes.endIndex, from + Self.maxHeaderLineBytes + 2)
         guard let newline = bytes[from..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
             if searchEnd - from >= Self.maxHeaderLineBytes + 2 {
@@ -120,12 +125,23 @@ struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
         guard newline > from, bytes[newline - 1] == UInt8(ascii: "\r") else {
             throw RESPProtocolError(message: "header line not terminated by CRLF")
         }
-        let text = String(decoding: bytes[from..<(newline - 1)], as: UTF8.self)
-        // Only `*` or `$`, an optional minus and digits: `Int("+5")` would otherwise pass.
-        guard text.dropFirst().allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }) else {
-            throw RESPProtocolError(message: text.first == "*" ? "invalid multibulk length" : "invalid bulk length")
+        let invalid = RESPProtocolError(message: bytes[from] == UInt8(ascii: "*") ? "invalid multibulk length" : "invalid bulk length")
+        var i = from + 1
+        let end = newline - 1
+        let negative = i < end && bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        guard i < end else { throw invalid }
+        var value = 0
+        while i < end {
+            let digit = Int(bytes[i]) - 48
+            guard digit >= 0, digit <= 9 else { throw invalid }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(digit)
+            guard !o1, !o2 else { throw invalid }
+            value = sum
+            i += 1
         }
-        return (text, newline + 1)
+        return (negative ? -value : value, newline + 1)
     }
 
     private func parseInline(_ bytes: ByteBufferView) throws(RESPProtocolError) -> (parts: [ByteBuffer], consumed: Int)? {

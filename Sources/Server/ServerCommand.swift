@@ -98,7 +98,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     private func serve(_ plan: StartupPlan, identity nodeIdentity: NodeIdentity) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: plan.config.ioThreads > 0 ? plan.config.ioThreads : System.coreCount)
         let identity = ServerIdentity(
             address: plan.selfAddress.description,
             clusterSize: plan.membership.count,

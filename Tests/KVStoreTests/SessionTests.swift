@@ -43,6 +43,30 @@ import MultiRaft
         #expect(r.apply(.incrementBy(key: b("n"), delta: 1), client: 7, sequence: 7) == .integer(7), "still in the window")
     }
 
+    // The window always evicts its lowest sequence, also when a client skipped numbers (a
+    // request refused before it reached the log) or sent them out of order.
+    @Test func windowEvictsTheLowestSequenceDespiteGaps() {
+        var sessions = ClientSessions(maxSessions: 10, ttlMillis: 60_000, window: 8)
+        var model: [UInt64: KVResult] = [:]
+        var floor: UInt64 = 0
+        var rng = SplitMix64(seed: 42)
+        var next: UInt64 = 1
+        for step in 0..<2_000 {
+            next += rng.next() % 5 == 0 ? 1 + rng.next() % 40 : 1
+            // Now and then an older, not yet seen number arrives late.
+            let seq = step % 7 == 3 && next > 12 ? next - 1 - rng.next() % 10 : next
+            guard case .new = sessions.verdict(clientID: 9, sequence: seq, clock: 1) else { continue }
+            let result = KVResult.integer(Int64(seq))
+            sessions.record(clientID: 9, sequence: seq, result: result, clock: 1)
+            model[seq] = result
+            if model.count > 8, let lowest = model.keys.min() {
+                model[lowest] = nil
+                floor = max(floor, lowest)
+            }
+            #expect(sessions.sessions[9]!.results == model && sessions.sessions[9]!.floor == floor, "step \(step)")
+        }
+    }
+
     @Test func clientsAreIndependentAndZeroHasNoSession() {
         let r = Replica()
         r.apply(.incrementBy(key: b("n"), delta: 1), client: 1, sequence: 1)

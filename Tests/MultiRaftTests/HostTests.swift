@@ -27,6 +27,29 @@ final class ListMachine: GroupStateMachine {
     }
 }
 
+/// A state machine holding a large fixed state besides its list: counts the snapshots taken.
+final class BulkyMachine: GroupStateMachine, @unchecked Sendable {
+    let bulk = [UInt8](repeating: 7, count: 256 << 10)
+    var applied = 0
+    let snapshots = Mutex(0)
+    func apply(index: LogIndex, data: [UInt8]) -> any Sendable {
+        applied += 1
+        return applied
+    }
+    func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws {
+        snapshots.withLock { $0 += 1 }
+        var w = BinaryWriter()
+        w.write(UInt64(applied))
+        try sink(w.bytes + bulk)
+    }
+    func restore(from source: () throws -> [UInt8]?) throws {
+        var all: [UInt8] = []
+        while let c = try source() { all += c }
+        var r = BinaryReader(all)
+        applied = Int(try r.readUInt64())
+    }
+}
+
 /// Delivers batches straight into the destination host (asynchronously, like a network).
 final class LoopbackTransport: RaftTransport, @unchecked Sendable {
     let hosts = Mutex<[NodeID: RaftHost]>([:])
@@ -142,5 +165,37 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         #expect(waitFor("catch up", seconds: 30) { machines[2][7]!.items.count == 80 })
         #expect(machines[2][7]!.items == machines[0][7]!.items)
         hosts.forEach { $0.stop() }
+    }
+
+    // A snapshot rewrites the whole state: once a group's state is large, the entry count alone
+    // no longer triggers one; the entries since the last must also amount to the state's size.
+    @Test func largeStateIsNotSnapshottedForEveryFewSmallEntries() throws {
+        for percent: UInt64 in [100, 0] {
+            let dir = TempDir("host-bulky")
+            defer { dir.cleanup() }
+            var s = HostSettings()
+            s.tickMillis = 10
+            s.snapshotEntries = 10
+            s.keepTrailingEntries = 5
+            s.snapshotLogStatePercent = percent
+            let wal = try WriteAheadLog(settings: WALSettings(directory: dir.path + "/wal"))
+            let host = RaftHost(node: 1, settings: s, wal: wal, snapshotDirectory: dir.path + "/snap", transport: LoopbackTransport())
+            let machine = BulkyMachine()
+            try host.addGroup(1, replica: 1, stateMachine: machine, nodeOf: [1: 1], bootstrapVoters: [1])
+            host.start()
+            #expect(waitFor("leader") { host.status(of: 1)?.role == .leader })
+            for i in 0..<60 { #expect(propose([host], 1, "small write \(i)")) }
+            #expect(waitFor("applied") { (host.status(of: 1)?.appliedIndex ?? 0) >= 61 })
+            usleep(200_000)
+            host.stop()
+            let taken = machine.snapshots.withLock { $0 }
+            if percent == 100 {
+                // The first snapshot (nothing known of the state yet), then 60 entries of a few
+                // bytes never add up to the 256 KiB state.
+                #expect(taken == 1, "\(taken) snapshots")
+            } else {
+                #expect(taken >= 4, "\(taken) snapshots with the entry count alone")
+            }
+        }
     }
 }

@@ -24,5 +24,9 @@ public struct Configuration: Sendable, Hashable {
     public var members: Set<ReplicaID> { voters.union(outgoing).union(learners).union(learnersNext) }
     /// Every replica whose vote or acknowledgement counts.
     public var allVoters: Set<ReplicaID> { voters.union(outgoing) }
+    /// Whether `id` is in `members`, without building the union.
+    public func isMember(_ id: ReplicaID) -> Bool {
+        voters.contains(id) || outgoing.contains(id) || learners.contains(id) || learnersNext.contains(id)
+    }
     public func isVoter(_ id: ReplicaID) -> Bool { voters.contains(id) || outgoing.contains(id) }
 }

@@ -91,6 +91,13 @@ public struct HostSettings: Sendable {
     public var snapshotEntries: UInt64 = 20_000
     /// ... or once this many bytes of entries were applied since the last one.
     public var snapshotLogBytes: UInt64 = 64 << 20
+    /// The entry-count trigger also waits until the entries applied since the last snapshot
+    /// hold this many percent of that snapshot's state size in bytes. A snapshot rewrites the
+    /// whole state, so this keeps its work proportional to what was written since: a large
+    /// shard taking small writes would otherwise be rewritten every `snapshotEntries`.
+    public var snapshotLogStatePercent: UInt64 = 100
+    /// zlib level of snapshot files (1 fastest, 9 smallest).
+    public var snapshotCompressionLevel: Int32 = 1
     /// Entries kept in the log behind a snapshot, so slow followers catch up from the log.
     public var keepTrailingEntries: UInt64 = 2_000
     /// Proposals and reads not completed within this many milliseconds fail with `.timeout`.

@@ -4,21 +4,22 @@ extension RaftHost {
     /// what it covers.
     func maybeSnapshot(_ g: HostedGroup) {
         let applied = g.core.appliedIndex
-        guard !g.snapshotWriting, applied > g.lastSnapshotIndex,
-              applied >= g.lastSnapshotIndex + settings.snapshotEntries || g.bytesSinceSnapshot >= settings.snapshotLogBytes else { return }
+        guard !g.snapshotWriting, applied > g.lastSnapshotIndex, snapshotDue(g) else { return }
         let meta = SnapshotMetadata(index: applied, term: g.core.term(at: applied) ?? 0, configuration: g.core.configuration)
         if let body = g.stateMachine.concurrentSnapshotWriter() {
             // Written on a thread of its own from a frozen view, so a large state never stalls
             // the other groups' ticks, heartbeats and writes.
             g.snapshotWriting = true
-            let directory = snapshotDirectory, gid = g.id, replica = g.core.id
+            let directory = snapshotDirectory, gid = g.id, replica = g.core.id, level = settings.snapshotCompressionLevel
             detachThread { [weak self] in
                 var failure: String?
+                var stateBytes: UInt64 = 0
                 do {
-                    let w = try SnapshotWriter(directory: directory, group: gid, metadata: meta)
+                    let w = try SnapshotWriter(directory: directory, group: gid, metadata: meta, compressionLevel: level)
                     do {
                         try body { bytes in try w.write(bytes) }
                         try w.finish()
+                        stateBytes = UInt64(w.rawBytes)
                     } catch {
                         w.abort()
                         throw error
@@ -26,16 +27,17 @@ extension RaftHost {
                 } catch {
                     failure = "\(error)"
                 }
-                let outcome = failure
-                self?.call { host in host.snapshotWritten(gid, replica: replica, meta, failure: outcome) }
+                let outcome = failure, written = stateBytes
+                self?.call { host in host.snapshotWritten(gid, replica: replica, meta, stateBytes: written, failure: outcome) }
             }
             return
         }
         do {
-            let w = try SnapshotWriter(directory: snapshotDirectory, group: g.id, metadata: meta)
+            let w = try SnapshotWriter(directory: snapshotDirectory, group: g.id, metadata: meta, compressionLevel: settings.snapshotCompressionLevel)
             do {
                 try g.stateMachine.writeSnapshot { bytes in try w.write(bytes) }
                 try w.finish()
+                g.lastSnapshotStateBytes = UInt64(w.rawBytes)
             } catch {
                 w.abort()
                 throw error
@@ -54,7 +56,7 @@ extension RaftHost {
 
     /// A snapshot written off the host's thread is done: the core may send it and the log
     /// and WAL drop what it covers (unless a newer snapshot arrived meanwhile).
-    func snapshotWritten(_ gid: GroupID, replica: ReplicaID, _ meta: SnapshotMetadata, failure: String?) {
+    func snapshotWritten(_ gid: GroupID, replica: ReplicaID, _ meta: SnapshotMetadata, stateBytes: UInt64, failure: String?) {
         let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: gid, index: meta.index)
         guard let g = groups[gid], g.core.id == replica else {
             try? FileSystem.remove(path)
@@ -75,11 +77,22 @@ extension RaftHost {
             g.core.compact(through: through)
             try wal.compact(group: gid, through: through)
             g.lastSnapshotIndex = meta.index
+            g.lastSnapshotStateBytes = stateBytes
             g.bytesSinceSnapshot = 0
             try removeSnapshots(of: gid, olderThan: meta.index)
         } catch {
             note("compaction of group \(gid) at \(meta.index) failed: \(error)")
         }
+    }
+
+    /// Whether the entries applied since the last snapshot call for a new one: the byte bound,
+    /// or the entry count once the entries also amount to `snapshotLogStatePercent` of the
+    /// last snapshot's state (see `HostSettings`).
+    func snapshotDue(_ g: HostedGroup) -> Bool {
+        if g.bytesSinceSnapshot >= settings.snapshotLogBytes { return true }
+        guard g.core.appliedIndex >= g.lastSnapshotIndex + settings.snapshotEntries else { return false }
+        let (scaled, overflow) = g.lastSnapshotStateBytes.multipliedReportingOverflow(by: settings.snapshotLogStatePercent)
+        return !overflow && g.bytesSinceSnapshot >= scaled / 100
     }
 
     func removeSnapshots(of group: GroupID, olderThan index: LogIndex) throws(StorageError) {

@@ -32,6 +32,8 @@ public final class RaftHost: @unchecked Sendable {
         var lastSnapshotIndex: LogIndex
         /// Bytes of entries applied since the last snapshot (the byte trigger of compaction).
         var bytesSinceSnapshot: UInt64 = 0
+        /// Uncompressed size of the state in the last snapshot written here (0: none yet).
+        var lastSnapshotStateBytes: UInt64 = 0
         /// The term and vote last made durable in the WAL (nil: unknown). A leader whose Ready
         /// changes neither sends its appends before its own write (see `processReady`).
         var durableHardState: HardState?
@@ -389,7 +391,7 @@ public final class RaftHost: @unchecked Sendable {
             serveReads(g)
             maybeSnapshot(g)
             publishStatus(g)
-            if g.core.configuration.members.contains(g.core.id) {
+            if g.core.configuration.isMember(g.core.id) {
                 g.wasMember = true
             } else if g.wasMember {
                 destroy(g, reason: "removed from the group's configuration")

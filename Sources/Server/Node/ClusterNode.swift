@@ -78,6 +78,8 @@ final class ClusterNode: @unchecked Sendable {
         settings.raft.plantedBugs = plan.plantedBugs.raft
         settings.snapshotEntries = UInt64(plan.config.snapshotEntries)
         settings.snapshotLogBytes = UInt64(plan.config.snapshotLogBytes)
+        settings.snapshotLogStatePercent = UInt64(plan.config.snapshotLogStatePercent)
+        settings.snapshotCompressionLevel = Int32(plan.config.snapshotCompressionLevel)
         settings.keepTrailingEntries = UInt64(plan.config.snapshotTrailingEntries)
         settings.requestTimeoutMillis = plan.config.requestTimeoutMilliseconds
         settings.maxSnapshotSends = plan.config.snapshotMaxSends

@@ -46,8 +46,9 @@ final class CommandRouter: @unchecked Sendable {
     typealias Reply = @Sendable (RESPValue) -> Void
 
     /// Executes one command; `reply` is called exactly once, on any thread.
-    func execute(_ args: [[UInt8]], session: inout RouteSession, hops: UInt8, reply: @escaping Reply) {
-        let name = String(decoding: args[0], as: UTF8.self).uppercased()
+    /// `name` is the upper-cased `args[0]` when the caller has it already.
+    func execute(_ args: [[UInt8]], name: String? = nil, session: inout RouteSession, hops: UInt8, reply: @escaping Reply) {
+        let name = name ?? String(decoding: args[0], as: UTF8.self).uppercased()
         let deadline = now() + Double(timeoutMillis) / 1000
         switch name {
         case "READONLY", "READWRITE":
@@ -76,19 +77,16 @@ final class CommandRouter: @unchecked Sendable {
             case .success(let parsed): route(parsed, args: args, clientID: cid, sequence: seq, readOnly: session.readOnly, hops: hops, deadline: deadline, reply: reply)
             }
         default:
-            switch CommandParser.parse(args, limits: limits) {
+            switch CommandParser.parse(args, name: name, limits: limits) {
             case .failure(let e):
                 reply(e.value)
             case .success(let parsed):
-                var forwardArgs = args
                 var seq: UInt64 = 0
                 if case .write = parsed {
                     session.sequence += 1
                     seq = session.sequence
-                    // Forwarded writes carry the session, so a retry anywhere applies once.
-                    forwardArgs = [Array("MYSTORE.EXEC".utf8), Array(String(session.clientID).utf8), Array(String(seq).utf8)] + args
                 }
-                route(parsed, args: forwardArgs, clientID: session.clientID, sequence: seq, readOnly: session.readOnly, hops: hops, deadline: deadline, reply: reply)
+                route(parsed, args: args, clientID: session.clientID, sequence: seq, readOnly: session.readOnly, hops: hops, deadline: deadline, reply: reply)
             }
         }
     }
@@ -135,7 +133,8 @@ final class CommandRouter: @unchecked Sendable {
                 }
                 return
             }
-            forwardOrRedirect(to: status?.leaderNode ?? preferredNode(shard), slot: slot, args: args, hops: hops, retry: retry, reply: reply)
+            forwardOrRedirect(to: status?.leaderNode ?? preferredNode(shard), slot: slot, args: Self.forwardable(args, clientID: clientID, sequence: sequence),
+                              hops: hops, retry: retry, reply: reply)
         case .read(_, let body):
             guard status != nil else {
                 return forwardOrRedirect(to: preferredNode(shard), slot: slot, args: args, hops: hops, retry: retry, reply: reply)
@@ -155,6 +154,17 @@ final class CommandRouter: @unchecked Sendable {
     private func preferredNode(_ shard: Shard) -> NodeID? {
         (shard.leaderHint ?? shard.preferredLeader).flatMap { node.node(of: $0) }
     }
+
+    static let execName = Array("MYSTORE.EXEC".utf8)
+
+    /// A write as forwarded to another node: wrapped in MYSTORE.EXEC with its session, so a
+    /// retry anywhere applies once (unless it already is).
+    static func forwardable(_ args: [[UInt8]], clientID: UInt64, sequence: UInt64) -> [[UInt8]] {
+        guard sequence != 0, args.first.map({ $0.map(asciiUpper) }) != execName else { return args }
+        return [execName, Array(String(clientID).utf8), Array(String(sequence).utf8)] + args
+    }
+
+    private static func asciiUpper(_ c: UInt8) -> UInt8 { c >= 97 && c <= 122 ? c - 32 : c }
 
     private func forwardOrRedirect(to target: NodeID?, slot: Slot, args: [[UInt8]], hops: UInt8, retry: @escaping @Sendable () -> Void, reply: @escaping Reply) {
         guard let target, target != node.selfID else { return retry() }

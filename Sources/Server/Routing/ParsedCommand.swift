@@ -25,8 +25,9 @@ enum CommandParser {
         "APPEND", "STRLEN", "GETSET", "GETDEL", "MGET", "MSET", "TTL", "PTTL", "MYSTORE.HISTORY",
     ]
 
-    static func parse(_ args: [[UInt8]], limits: Limits) -> Result<ParsedCommand, RESPError> {
-        let name = String(decoding: args[0], as: UTF8.self).uppercased()
+    /// `name` is the upper-cased `args[0]` when the caller has it already.
+    static func parse(_ args: [[UInt8]], name: String? = nil, limits: Limits) -> Result<ParsedCommand, RESPError> {
+        let name = name ?? String(decoding: args[0], as: UTF8.self).uppercased()
         let a = Array(args.dropFirst())
         func arity(_ ok: Bool) -> RESPError? { ok ? nil : RESPError("ERR wrong number of arguments for '\(name.lowercased())' command") }
         func checkKey(_ k: [UInt8]) -> RESPError? {
