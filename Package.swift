@@ -30,8 +30,10 @@ let package = Package(
     targets: [
         // System zlib (Debian: zlib1g-dev); used by the snapshot format.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // CRC-32C with the CPU's instruction where there is one (chosen at run time).
+        .target(name: "CCRC32C"),
         // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
-        .target(name: "MultiRaft", dependencies: ["CZlib"], swiftSettings: optimizedInDebug),
+        .target(name: "MultiRaft", dependencies: ["CZlib", "CCRC32C"], swiftSettings: optimizedInDebug),
         // Deterministic whole-cluster simulator of the Raft core, with safety checkers.
         .target(name: "RaftSimulator", dependencies: ["MultiRaft"], swiftSettings: optimizedInDebug),
         .executableTarget(

@@ -1,6 +1,11 @@
-/// CRC-32C (Castagnoli), the checksum of every WAL record and snapshot chunk. Table-driven,
-/// slicing by 8 bytes.
+import CCRC32C
+
+/// CRC-32C (Castagnoli), the checksum of every WAL record, peer frame and snapshot chunk: the
+/// CPU's CRC-32C instruction where there is one (x86-64 SSE 4.2), else table-driven, slicing by
+/// 8 bytes. Both give the same values (tested).
 public enum CRC32C {
+    static let hardware = mystore_crc32c_hardware_available() != 0
+
     /// Eight 256-entry tables, flattened: table k starts at k * 256.
     static let table: [UInt32] = {
         var t = Array(repeating: UInt32(0), count: 8 * 256)
@@ -17,6 +22,12 @@ public enum CRC32C {
 
     /// Continues `crc` over `bytes` (start with 0).
     public static func checksum(_ bytes: UnsafeRawBufferPointer, crc: UInt32 = 0) -> UInt32 {
+        guard hardware, let base = bytes.baseAddress else { return software(bytes, crc: crc) }
+        return ~mystore_crc32c_hardware(~crc, base, bytes.count)
+    }
+
+    /// The table-driven computation (also the reference the hardware path is tested against).
+    static func software(_ bytes: UnsafeRawBufferPointer, crc: UInt32 = 0) -> UInt32 {
         var c = ~crc
         var i = 0
         let n = bytes.count

@@ -136,7 +136,11 @@ final class CommandRouter: @unchecked Sendable {
             forwardOrRedirect(to: status?.leaderNode ?? preferredNode(shard), slot: slot, args: Self.forwardable(args, clientID: clientID, sequence: sequence),
                               hops: hops, retry: retry, reply: reply)
         case .read(_, let body):
-            guard status != nil else {
+            // Served here only by a replica that knows a leader to confirm the read with; one
+            // that knows none (an election, or a replica removed from the group while its node
+            // was cut off, which never hears from a leader again) hands the read to the node the
+            // shard map names.
+            guard let status, status.leaderNode != nil || readOnly else {
                 return forwardOrRedirect(to: preferredNode(shard), slot: slot, args: args, hops: hops, retry: retry, reply: reply)
             }
             let run: RaftHost.ReadBody = { sm in body((sm as! KVShardMachine).store) }
