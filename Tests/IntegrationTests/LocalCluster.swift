@@ -38,7 +38,7 @@ final class LocalCluster: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: Self.serverBinary)
         p.arguments = ["--self", "127.0.0.1:\(port)", "--membership", membershipPath, "--data-dir", dataDir(port),
                        "--set", "tick_interval_ms=50"] + extraArgs + args
-        FileManager.default.createFile(atPath: logPath(port), contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath(port), contents: nil)
         let log = FileHandle(forWritingAtPath: logPath(port))!
         log.seekToEndOfFile()
         p.standardOutput = log
@@ -48,6 +48,12 @@ final class LocalCluster: @unchecked Sendable {
     }
 
     func startAll() throws { for port in ports { try start(port) } }
+
+    /// Sends `signal` to a running node and leaves it running (SIGSTOP, SIGCONT).
+    func signal(_ port: Int, _ signal: Int32) {
+        guard let p = processes[port] else { return }
+        Glibc.kill(p.processIdentifier, signal)
+    }
 
     func kill(_ port: Int, signal: Int32 = SIGKILL) {
         guard let p = processes.removeValue(forKey: port) else { return }

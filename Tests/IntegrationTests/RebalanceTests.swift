@@ -252,4 +252,61 @@ import Glibc
         }
         #expect(wrong == 0, "node 4's replica is missing or wrong on \(wrong) keys")
     }
+
+    // A replica removed from its group while its node was stopped never hears of the removal.
+    // Once the node runs again, reads through it are forwarded (its replica knows no leader) and
+    // the replica is collected (destroyed) within a few checks.
+    @Test func replicaRemovedWhileNodeWasStoppedIsCollected() throws {
+        let ports = [12151, 12152, 12153]
+        let cluster = try LocalCluster(name: "zombie", ports: ports, extraArgs: ["--set", "shard_count=1"])
+        defer { cluster.shutdown() }
+        try cluster.startAll()
+        #expect(cluster.waitUntilReady())
+        let writer = try cluster.connection(12151)
+        let replies = try writer.pipeline((0..<200).map { [bytes("SET"), bytes("z:\($0)"), bytes("v\($0)")] })
+        #expect(replies.allSatisfy { $0 == .simpleString("OK") })
+        try cluster.start(12154, args: ["--join", "127.0.0.1:12151"])
+        #expect(run(Self.adminBinary, ["node", "add", "127.0.0.1:12154", "--endpoint", "127.0.0.1:12151"], timeout: 60).status == 0)
+
+        cluster.signal(12153, SIGSTOP)
+        let move = run(Self.adminBinary, ["shard", "move", "0", "--from", "3", "--to", "4", "--endpoint", "127.0.0.1:12151"], timeout: 120)
+        cluster.signal(12153, SIGCONT)
+        #expect(move.status == 0, "shard move: \(move.output)")
+
+        func hostsShard(_ port: Int) -> Bool? {
+            guard let s = try? cluster.connection(port).send([bytes("MYSTORE.STATUS")]).text else { return nil }
+            return s.contains("\"shard\":0,")
+        }
+        #expect(hostsShard(12153) == true, "node 3 still holds its removed replica right after resuming")
+        // Served through node 3 although its replica can no longer confirm a read (a first try
+        // may time out while the replica still believes in its old leader).
+        let viaNode3 = try cluster.connection(12153)
+        var read = try viaNode3.send([bytes("GET"), bytes("z:7")])
+        let readDeadline = Date().addingTimeInterval(30)
+        while read.text != "v7" && Date() < readDeadline {
+            usleep(200_000)
+            read = try viaNode3.send([bytes("GET"), bytes("z:7")])
+        }
+        #expect(read.text == "v7", "GET through node 3: \(read)")
+
+        var collected = false
+        let deadline = Date().addingTimeInterval(60)
+        while !collected && Date() < deadline {
+            if hostsShard(12153) == false { collected = true } else { usleep(500_000) }
+        }
+        #expect(collected, "node 3 log: \((try? String(contentsOfFile: cluster.logPath(12153), encoding: .utf8))?.suffix(2000) ?? "")")
+        // The node's notes reach its log once a second.
+        var log = ""
+        let logDeadline = Date().addingTimeInterval(10)
+        while !log.contains("not in the shard map") && Date() < logDeadline {
+            usleep(200_000)
+            log = (try? String(contentsOfFile: cluster.logPath(12153), encoding: .utf8)) ?? ""
+        }
+        #expect(log.contains("not in the shard map"), "the node says why it destroyed the replica: \(log.suffix(1500))")
+        // The shard's real replicas were not touched.
+        #expect(hostsShard(12151) == true && hostsShard(12152) == true && hostsShard(12154) == true)
+        let after = try cluster.connection(12153).send([bytes("GET"), bytes("z:199")])
+        #expect(after.text == "v199")
+    }
 }
+

@@ -26,6 +26,15 @@ extension RaftHost {
 
     /// Removes this node's replica of a group: pending requests fail, the WAL records the
     /// removal, the group's snapshot files go, and messages to the old replica id are ignored.
+    /// Destroys this node's replica `replica` of `group` if it still knows no leader (the
+    /// caller established that the group no longer counts it as a member).
+    public func collectRemovedReplica(_ group: GroupID, replica: ReplicaID, reason: String) {
+        call { host in
+            guard let g = host.groups[group], g.core.id == replica, g.core.leader == 0, g.core.role != .leader else { return }
+            host.destroy(g, reason: reason)
+        }
+    }
+
     func destroy(_ g: HostedGroup, reason: String) {
         for (_, p) in g.proposals { p.completion(.failure(.notLeader(nil))) }
         for (_, r) in g.reads { r.completion(.failure(.notLeader(nil))) }

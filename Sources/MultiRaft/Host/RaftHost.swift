@@ -387,6 +387,15 @@ public final class RaftHost: @unchecked Sendable {
                 for (_, p) in g.proposals { p.completion(.failure(.notLeader(leaderNode(g)))) }
                 g.proposals = [:]
             }
+            if rd.softState != nil {
+                // The leader changed: a read still waiting for its ReadIndex asked a leader that
+                // will never answer it; let the caller retry (a read with its index keeps waiting
+                // for the apply).
+                for (id, r) in g.reads where r.index == nil {
+                    g.reads[id] = nil
+                    r.completion(.failure(.notLeader(leaderNode(g))))
+                }
+            }
             g.core.advance(rd)
             serveReads(g)
             maybeSnapshot(g)

@@ -142,6 +142,7 @@ final class ClusterNode: @unchecked Sendable {
         try await transport.start(host: plan.selfAddress.host, port: Int(plan.selfAddress.port) + plan.config.peerPortOffset)
         host.start()
         scheduleLeaderBalancing(on: eventLoop)
+        scheduleReplicaCollection(on: eventLoop)
         rebalancer.start(on: eventLoop)
         eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [host] _ in
             for n in host.takeNotes() { Console.out("mystore-server: \(n)") }
@@ -163,6 +164,40 @@ final class ClusterNode: @unchecked Sendable {
             }
         }
     }
+
+    /// A replica removed from its shard group while its node was cut off never receives the
+    /// change that removes it, and no leader contacts it again: it would sit forever as a
+    /// leaderless pre-candidate. Every few seconds a node compares the shard replicas it hosts
+    /// with the meta group's layout, and destroys one that (a) has known no leader for
+    /// `collectAfterRounds` rounds in a row, (b) is not the replica the layout records for this
+    /// node, and (c) is in no queued move, all judged only while this node's meta replica knows
+    /// a leader and has applied everything it knows to be committed. A replica being added here
+    /// hears from its leader at once, and one still in the layout is never touched, even when
+    /// its whole group has lost quorum.
+    private func scheduleReplicaCollection(on loop: any EventLoop) {
+        let leaderless = NIOLockedValueBox<[GroupID: Int]>([:])
+        loop.scheduleRepeatedTask(initialDelay: .seconds(Self.collectSeconds), delay: .seconds(Self.collectSeconds)) { [self] _ in
+            guard let metaStatus = host.status(of: Self.metaGroup), metaStatus.leaderNode != nil,
+                  metaStatus.appliedIndex >= metaStatus.commitIndex else { return }
+            let meta = meta
+            var seen: [GroupID: Int] = [:]
+            for st in host.status() where st.group != Self.metaGroup && st.leaderNode == nil {
+                let shard = Self.shard(of: st.group)
+                guard meta.replicaIDs[shard]?[selfID] != st.replica,
+                      !meta.moves.contains(where: { $0.shard == shard && ($0.to == selfID || $0.from == selfID) }) else { continue }
+                seen[st.group] = (leaderless.withLockedValue { $0[st.group] } ?? 0) + 1
+            }
+            leaderless.withLockedValue { $0 = seen }
+            for (group, rounds) in seen where rounds >= Self.collectAfterRounds {
+                let replica = host.status(of: group)?.replica ?? 0
+                host.collectRemovedReplica(group, replica: replica, reason: "not in the shard map and no leader for \(rounds * Int(Self.collectSeconds)) s (removed from the group while this node was cut off)")
+            }
+        }
+    }
+
+    /// Seconds between checks for replicas left behind by a removal, and checks in a row.
+    static let collectSeconds: Int64 = 5
+    static let collectAfterRounds = 3
 
     /// Seconds between leader-balancing rounds.
     static let leaderBalanceSeconds: Int64 = 3
