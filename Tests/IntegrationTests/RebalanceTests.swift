@@ -6,6 +6,9 @@ import Glibc
 #endif
 
 /// Growing and shrinking a running cluster with the admin CLI while a client writes.
+///
+/// Ports 122xx (peer ports +10000, HTTP +1000): suites run in parallel, and ClusterTests uses
+/// 121xx.
 @Suite(.serialized) struct RebalanceTests {
     static var adminBinary: String {
         URL(fileURLWithPath: LocalCluster.serverBinary).deletingLastPathComponent().appendingPathComponent("mystore").path
@@ -141,7 +144,7 @@ import Glibc
     // 3 nodes, 16 shards, 50,000 keys; a 4th node joins and takes an even share; then an
     // original node is drained and removed. A client writes throughout and loses nothing.
     @Test func growAndShrinkWhileWriting() throws {
-        let ports = [12131, 12132, 12133]
+        let ports = [12201, 12202, 12203]
         let cluster = try LocalCluster(name: "grow", ports: ports, extraArgs: [
             "--set", "snapshot_entries=3000", "--set", "snapshot_trailing_entries=300",
         ])
@@ -149,11 +152,11 @@ import Glibc
         try cluster.startAll()
         #expect(cluster.waitUntilReady())
         let loaded = 50_000
-        let loader = try cluster.connection(12131)
+        let loader = try cluster.connection(12201)
         for batch in stride(from: 0, to: loaded, by: 500) {
             var replies = try loader.pipeline((batch..<batch + 500).map { [bytes("SET"), bytes("key:\($0)"), bytes("value-\($0)")] })
             for (i, r) in replies.enumerated() where r != .simpleString("OK") {
-                replies[i] = cluster.eventually(12131, ["SET", "key:\(batch + i)", "value-\(batch + i)"]) ?? r
+                replies[i] = cluster.eventually(12201, ["SET", "key:\(batch + i)", "value-\(batch + i)"]) ?? r
             }
             #expect(replies.allSatisfy { $0 == .simpleString("OK") }, "load batch \(batch)")
         }
@@ -162,25 +165,25 @@ import Glibc
         defer { writer.stop() }
 
         // Grow: a fourth node joins, is registered, and the cluster rebalances onto it.
-        try cluster.start(12134, args: ["--join", "127.0.0.1:12132"])
-        let add = run(Self.adminBinary, ["node", "add", "127.0.0.1:12134", "--endpoint", "127.0.0.1:12131"], timeout: 60)
+        try cluster.start(12204, args: ["--join", "127.0.0.1:12202"])
+        let add = run(Self.adminBinary, ["node", "add", "127.0.0.1:12204", "--endpoint", "127.0.0.1:12201"], timeout: 60)
         #expect(add.status == 0, "node add: \(add.output)")
-        let rebalance = run(Self.adminBinary, ["rebalance", "--endpoint", "127.0.0.1:12131", "--timeout", "10"], timeout: 600)
+        let rebalance = run(Self.adminBinary, ["rebalance", "--endpoint", "127.0.0.1:12201", "--timeout", "10"], timeout: 600)
         #expect(rebalance.status == 0, "rebalance: \(rebalance.output)")
-        var rows = try Self.nodeList(12131)
+        var rows = try Self.nodeList(12201)
         #expect(Self.balanced(rows, replicasTotal: 48, shards: 16), "after growing: \(rows.map { "\($0.address) r=\($0.replicas) l=\($0.leaders)" })")
-        #expect(rows.first { $0.address == "127.0.0.1:12134" }?.replicas == 12)
+        #expect(rows.first { $0.address == "127.0.0.1:12204" }?.replicas == 12)
 
         // Shrink: drain and remove node 1.
-        let remove = run(Self.adminBinary, ["node", "remove", "1", "--endpoint", "127.0.0.1:12132", "--timeout", "10"], timeout: 600)
+        let remove = run(Self.adminBinary, ["node", "remove", "1", "--endpoint", "127.0.0.1:12202", "--timeout", "10"], timeout: 600)
         #expect(remove.status == 0, "node remove: \(remove.output)")
-        rows = try Self.nodeList(12132)
+        rows = try Self.nodeList(12202)
         #expect(rows.first { $0.id == "1" }?.state == "removed")
         #expect(Self.balanced(rows, replicasTotal: 48, shards: 16), "after removing node 1: \(rows.map { "\($0.address) r=\($0.replicas) l=\($0.leaders)" })")
 
         writer.stop()
         #expect(writer.acknowledged > 300, "the writer kept writing: \(writer.acknowledged) acknowledged, \(writer.failed) failed")
-        for port in [12134, 12133] {
+        for port in [12204, 12203] {
             let result = try Self.verify(cluster, port: port, loaded: loaded, writer: writer)
             #expect(result.wrong == 0, "node \(port): \(result.wrong) of \(result.checked) keys do not hold their latest value: \(result.examples)")
         }
@@ -189,7 +192,7 @@ import Glibc
     // The node receiving a shard's snapshot is killed mid-stream; after its restart the move
     // completes and its replica holds every key.
     @Test func receiverKilledMidSnapshotConverges() throws {
-        let ports = [12141, 12142, 12143]
+        let ports = [12211, 12212, 12213]
         let cluster = try LocalCluster(name: "snapkill", ports: ports, extraArgs: [
             "--set", "shard_count=1", "--set", "snapshot_entries=500", "--set", "snapshot_trailing_entries=10",
             "--set", "snapshot_send_bytes_per_second=400000",
@@ -198,7 +201,7 @@ import Glibc
         try cluster.startAll()
         #expect(cluster.waitUntilReady())
         // About 3 MB of incompressible values: several seconds of streaming at 400 kB/s.
-        let writer = try cluster.connection(12141)
+        let writer = try cluster.connection(12211)
         var rng = SystemRandomNumberGenerator()
         var values: [String] = []
         for batch in stride(from: 0, to: 3_000, by: 250) {
@@ -207,38 +210,38 @@ import Glibc
             let replies = try writer.pipeline(chunk.enumerated().map { [bytes("SET"), bytes("big:\(batch + $0.offset)"), bytes($0.element)] })
             #expect(replies.allSatisfy { $0 == .simpleString("OK") })
         }
-        try cluster.start(12144, args: ["--join", "127.0.0.1:12141"])
-        #expect(run(Self.adminBinary, ["node", "add", "127.0.0.1:12144", "--endpoint", "127.0.0.1:12141"], timeout: 60).status == 0)
-        let move = run(Self.adminBinary, ["shard", "move", "0", "--from", "3", "--to", "4", "--no-wait", "--endpoint", "127.0.0.1:12141"], timeout: 60)
+        try cluster.start(12214, args: ["--join", "127.0.0.1:12211"])
+        #expect(run(Self.adminBinary, ["node", "add", "127.0.0.1:12214", "--endpoint", "127.0.0.1:12211"], timeout: 60).status == 0)
+        let move = run(Self.adminBinary, ["shard", "move", "0", "--from", "3", "--to", "4", "--no-wait", "--endpoint", "127.0.0.1:12211"], timeout: 60)
         #expect(move.status == 0, "shard move: \(move.output)")
 
         // Wait until node 4 is receiving, then kill it.
         var receiving = false
         let deadline = Date().addingTimeInterval(60)
         while !receiving && Date() < deadline {
-            if let s = try? cluster.connection(12144).send([bytes("MYSTORE.STATUS")]).text, s.contains("\"receiving\":1"), !s.contains("\"bytes_received\":0,") {
+            if let s = try? cluster.connection(12214).send([bytes("MYSTORE.STATUS")]).text, s.contains("\"receiving\":1"), !s.contains("\"bytes_received\":0,") {
                 receiving = true
             } else {
                 usleep(50_000)
             }
         }
         #expect(receiving, "node 4 started receiving the snapshot")
-        cluster.kill(12144)
-        let partial = (try? FileManager.default.contentsOfDirectory(atPath: cluster.dataDir(12144) + "/snapshots")) ?? []
+        cluster.kill(12214)
+        let partial = (try? FileManager.default.contentsOfDirectory(atPath: cluster.dataDir(12214) + "/snapshots")) ?? []
         #expect(partial.contains { $0.hasSuffix(".recv") }, "a partial snapshot was on disk when the node died: \(partial)")
 
-        try cluster.start(12144)
+        try cluster.start(12214)
         // The move resumes and finishes.
         var done = false
         let until = Date().addingTimeInterval(120)
         while !done && Date() < until {
-            if case .array(let p)? = cluster.eventually(12141, ["MYSTORE.MOVES"]), p.count == 2, case .array(let q) = p[1], q.isEmpty { done = true } else { usleep(200_000) }
+            if case .array(let p)? = cluster.eventually(12211, ["MYSTORE.MOVES"]), p.count == 2, case .array(let q) = p[1], q.isEmpty { done = true } else { usleep(200_000) }
         }
-        #expect(done, "the move finished after the restart; node 4 log: \((try? String(contentsOfFile: cluster.logPath(12144), encoding: .utf8))?.suffix(3000) ?? "")")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: cluster.dataDir(12144) + "/snapshots")) ?? []
+        #expect(done, "the move finished after the restart; node 4 log: \((try? String(contentsOfFile: cluster.logPath(12214), encoding: .utf8))?.suffix(3000) ?? "")")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: cluster.dataDir(12214) + "/snapshots")) ?? []
         #expect(!files.contains { $0.hasSuffix(".recv") }, "no partial snapshot left: \(files)")
         // Node 4's own replica (READONLY: served locally) holds every key.
-        let local = try cluster.connection(12144)
+        let local = try cluster.connection(12214)
         _ = try local.send([bytes("READONLY")])
         var wrong = -1
         let settle = Date().addingTimeInterval(20)
@@ -257,30 +260,30 @@ import Glibc
     // Once the node runs again, reads through it are forwarded (its replica knows no leader) and
     // the replica is collected (destroyed) within a few checks.
     @Test func replicaRemovedWhileNodeWasStoppedIsCollected() throws {
-        let ports = [12151, 12152, 12153]
+        let ports = [12221, 12222, 12223]
         let cluster = try LocalCluster(name: "zombie", ports: ports, extraArgs: ["--set", "shard_count=1"])
         defer { cluster.shutdown() }
         try cluster.startAll()
         #expect(cluster.waitUntilReady())
-        let writer = try cluster.connection(12151)
+        let writer = try cluster.connection(12221)
         let replies = try writer.pipeline((0..<200).map { [bytes("SET"), bytes("z:\($0)"), bytes("v\($0)")] })
         #expect(replies.allSatisfy { $0 == .simpleString("OK") })
-        try cluster.start(12154, args: ["--join", "127.0.0.1:12151"])
-        #expect(run(Self.adminBinary, ["node", "add", "127.0.0.1:12154", "--endpoint", "127.0.0.1:12151"], timeout: 60).status == 0)
+        try cluster.start(12224, args: ["--join", "127.0.0.1:12221"])
+        #expect(run(Self.adminBinary, ["node", "add", "127.0.0.1:12224", "--endpoint", "127.0.0.1:12221"], timeout: 60).status == 0)
 
-        cluster.signal(12153, SIGSTOP)
-        let move = run(Self.adminBinary, ["shard", "move", "0", "--from", "3", "--to", "4", "--endpoint", "127.0.0.1:12151"], timeout: 120)
-        cluster.signal(12153, SIGCONT)
+        cluster.signal(12223, SIGSTOP)
+        let move = run(Self.adminBinary, ["shard", "move", "0", "--from", "3", "--to", "4", "--endpoint", "127.0.0.1:12221"], timeout: 120)
+        cluster.signal(12223, SIGCONT)
         #expect(move.status == 0, "shard move: \(move.output)")
 
         func hostsShard(_ port: Int) -> Bool? {
             guard let s = try? cluster.connection(port).send([bytes("MYSTORE.STATUS")]).text else { return nil }
             return s.contains("\"shard\":0,")
         }
-        #expect(hostsShard(12153) == true, "node 3 still holds its removed replica right after resuming")
+        #expect(hostsShard(12223) == true, "node 3 still holds its removed replica right after resuming")
         // Served through node 3 although its replica can no longer confirm a read (a first try
         // may time out while the replica still believes in its old leader).
-        let viaNode3 = try cluster.connection(12153)
+        let viaNode3 = try cluster.connection(12223)
         var read = try viaNode3.send([bytes("GET"), bytes("z:7")])
         let readDeadline = Date().addingTimeInterval(30)
         while read.text != "v7" && Date() < readDeadline {
@@ -292,20 +295,20 @@ import Glibc
         var collected = false
         let deadline = Date().addingTimeInterval(60)
         while !collected && Date() < deadline {
-            if hostsShard(12153) == false { collected = true } else { usleep(500_000) }
+            if hostsShard(12223) == false { collected = true } else { usleep(500_000) }
         }
-        #expect(collected, "node 3 log: \((try? String(contentsOfFile: cluster.logPath(12153), encoding: .utf8))?.suffix(2000) ?? "")")
+        #expect(collected, "node 3 log: \((try? String(contentsOfFile: cluster.logPath(12223), encoding: .utf8))?.suffix(2000) ?? "")")
         // The node's notes reach its log once a second.
         var log = ""
         let logDeadline = Date().addingTimeInterval(10)
         while !log.contains("not in the shard map") && Date() < logDeadline {
             usleep(200_000)
-            log = (try? String(contentsOfFile: cluster.logPath(12153), encoding: .utf8)) ?? ""
+            log = (try? String(contentsOfFile: cluster.logPath(12223), encoding: .utf8)) ?? ""
         }
         #expect(log.contains("not in the shard map"), "the node says why it destroyed the replica: \(log.suffix(1500))")
         // The shard's real replicas were not touched.
-        #expect(hostsShard(12151) == true && hostsShard(12152) == true && hostsShard(12154) == true)
-        let after = try cluster.connection(12153).send([bytes("GET"), bytes("z:199")])
+        #expect(hostsShard(12221) == true && hostsShard(12222) == true && hostsShard(12224) == true)
+        let after = try cluster.connection(12223).send([bytes("GET"), bytes("z:199")])
         #expect(after.text == "v199")
     }
 }
