@@ -175,22 +175,23 @@ final class ClusterNode: @unchecked Sendable {
     /// hears from its leader at once, and one still in the layout is never touched, even when
     /// its whole group has lost quorum.
     private func scheduleReplicaCollection(on loop: any EventLoop) {
-        let leaderless = NIOLockedValueBox<[GroupID: Int]>([:])
+        let leaderless = NIOLockedValueBox<[GroupID: (replica: ReplicaID, rounds: Int)]>([:])
         loop.scheduleRepeatedTask(initialDelay: .seconds(Self.collectSeconds), delay: .seconds(Self.collectSeconds)) { [self] _ in
             guard let metaStatus = host.status(of: Self.metaGroup), metaStatus.leaderNode != nil,
                   metaStatus.appliedIndex >= metaStatus.commitIndex else { return }
             let meta = meta
-            var seen: [GroupID: Int] = [:]
+            let previous = leaderless.withLockedValue { $0 }
+            var seen: [GroupID: (replica: ReplicaID, rounds: Int)] = [:]
             for st in host.status() where st.group != Self.metaGroup && st.leaderNode == nil {
                 let shard = Self.shard(of: st.group)
                 guard meta.replicaIDs[shard]?[selfID] != st.replica,
                       !meta.moves.contains(where: { $0.shard == shard && ($0.to == selfID || $0.from == selfID) }) else { continue }
-                seen[st.group] = (leaderless.withLockedValue { $0[st.group] } ?? 0) + 1
+                let before = previous[st.group].flatMap { $0.replica == st.replica ? $0.rounds : nil } ?? 0
+                seen[st.group] = (st.replica, before + 1)
             }
             leaderless.withLockedValue { $0 = seen }
-            for (group, rounds) in seen where rounds >= Self.collectAfterRounds {
-                let replica = host.status(of: group)?.replica ?? 0
-                host.collectRemovedReplica(group, replica: replica, reason: "not in the shard map and no leader for \(rounds * Int(Self.collectSeconds)) s (removed from the group while this node was cut off)")
+            for (group, s) in seen where s.rounds >= Self.collectAfterRounds {
+                host.collectRemovedReplica(group, replica: s.replica, reason: "not in the shard map and no leader for \(s.rounds * Int(Self.collectSeconds)) s (removed from the group while this node was cut off)")
             }
         }
     }
