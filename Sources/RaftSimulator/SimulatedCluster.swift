@@ -41,12 +41,28 @@ final class SimReplica {
     var lastSeenCommit: LogIndex = 0
     /// Reads waiting for their ReadIndex, then for the apply index to reach it.
     var reads: [UInt64: PendingRead] = [:]
+    /// Writes handed to storage but not yet durable, oldest first (the host's asynchronous
+    /// WAL writer); a crash loses them.
+    var unsynced: [UnsyncedWrite] = []
+    /// Term and vote of the last durable hard state: a leader sends appends before its own
+    /// write only when its term and vote are durable.
+    var durableTerm: Term = 0
+    var durableVote: ReplicaID = 0
 
     init(group: Int, id: ReplicaID) {
         self.group = group
         self.id = id
         self.core = RaftReplica(settings: RaftSettings(id: id), randomSeed: 0)
     }
+}
+
+/// One Ready's writes on their way to disk, with the messages that wait for them.
+struct UnsyncedWrite {
+    var records: [WALRecord]
+    var entries: [Entry]
+    var hardState: HardState?
+    var mark: DurableMark
+    var messages: [Message]
 }
 
 struct PendingRead {
@@ -59,6 +75,7 @@ final class SimNode {
     let index: Int
     var up = true
     var processScheduled = false
+    var syncScheduled = false
     /// group -> the replica this node hosts for it.
     var replicas: [Int: SimReplica] = [:]
     init(index: Int) { self.index = index }

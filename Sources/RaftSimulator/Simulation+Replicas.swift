@@ -1,8 +1,10 @@
 import MultiRaft
 
 extension Simulation {
-    /// The host loop of one node: for each replica, persist, send, apply, advance; then run
-    /// the checks that depend on what changed.
+    /// The host loop of one node, as `RaftHost` runs it: for each replica, hand the writes to
+    /// storage, send what need not wait for them, apply, advance; then run the checks that
+    /// depend on what changed. The writes become durable at a later `.sync` event (the
+    /// asynchronous WAL writer), which sends the messages that waited and reports durability.
     func process(_ node: SimNode) {
         for g in node.replicas.keys.sorted() {
             guard let rep = node.replicas[g], rep.alive else { continue }
@@ -16,10 +18,41 @@ extension Simulation {
             }
             if rep.alive && rep.core.hasReady { scheduleProcess(node) }
         }
+        if !node.syncScheduled && node.replicas.values.contains(where: { !$0.unsynced.isEmpty }) {
+            node.syncScheduled = true
+            queue.schedule(.sync(node: node.index), at: now + 1 + random(6))
+        }
+    }
+
+    /// The WAL writer's fdatasync returns: every replica's pending writes become durable in
+    /// order, their messages go out and the cores learn what is durable.
+    func sync(_ node: SimNode) {
+        for g in node.replicas.keys.sorted() {
+            guard let rep = node.replicas[g], rep.alive else { continue }
+            flush(rep, node: node)
+        }
+        scheduleProcess(node)
+    }
+
+    func flush(_ rep: SimReplica, node: SimNode) {
+        let writes = rep.unsynced
+        rep.unsynced = []
+        for w in writes {
+            rep.storage.persist(w.records)
+            shadowDurable(rep, w.entries)
+            if let hs = w.hardState {
+                rep.durableTerm = hs.term
+                rep.durableVote = hs.vote
+            }
+            for m in w.messages { send(m, group: groups[rep.group], fromNode: node.index) }
+            rep.core.persisted(w.mark)
+        }
     }
 
     /// Updates the log-matching shadow of a replica's durable log with newly persisted entries.
     func shadowDurable(_ rep: SimReplica, _ ents: [Entry]) {
+        // Entries at or below the durable snapshot are covered by it.
+        let ents = ents.filter { $0.index > rep.storage.baseIndex }
         guard let first = ents.first?.index else { return }
         var st = rep.storage
         let keep = Int(first - st.baseIndex - 1)
@@ -45,18 +78,43 @@ extension Simulation {
             check(checker.checkLeaderCompleteness(rep.core))
             log("group \(rep.group): replica \(rep.id) on node \(node.index) leader of term \(rep.core.term)")
         }
-        // 1. Persist.
-        rep.storage.persist(RecoveredGroup.records(for: SimStorage.group, ready: rd))
+        // 1. Persist. A received snapshot is written synchronously, after everything before it.
+        let records = RecoveredGroup.records(for: SimStorage.group, ready: rd)
         if let snap = rd.snapshot {
+            flush(rep, node: node)
+            rep.storage.persist(records)
             let meta = snap.metadata
             rep.storage.snapshot = snap
             rep.storage.chains = []
             rep.storage.baseIndex = meta.index
             rep.storage.baseChain = checker.chain(index: meta.index, term: meta.term) ?? mixChain(0, term: meta.term, kind: .normal, data: meta.index)
+            shadowDurable(rep, rd.entries)
+            if let hs = rd.hardState {
+                rep.durableTerm = hs.term
+                rep.durableVote = hs.vote
+            }
+            for m in rd.messages { send(m, group: group, fromNode: node.index) }
+            rep.core.persisted(rd.durableMark)
+        } else {
+            // 2. Send: a leader whose term and vote are durable sends appends and heartbeats
+            // at once; everything else waits for the write (or goes now if nothing waits).
+            var waiting: [Message] = []
+            let early = rep.core.role == .leader && rep.core.term == rep.durableTerm && rep.core.vote == rep.durableVote
+                && !rep.unsynced.contains { !$0.messages.isEmpty }
+            for m in rd.messages {
+                if early && (m.kind == .append || m.kind == .heartbeat) {
+                    send(m, group: group, fromNode: node.index)
+                } else {
+                    waiting.append(m)
+                }
+            }
+            if records.isEmpty && rep.unsynced.isEmpty {
+                for m in waiting { send(m, group: group, fromNode: node.index) }
+            } else {
+                rep.unsynced.append(UnsyncedWrite(records: records, entries: rd.entries, hardState: rd.hardState,
+                                                  mark: rd.durableMark, messages: waiting))
+            }
         }
-        shadowDurable(rep, rd.entries)
-        // 2. Send.
-        for m in rd.messages { send(m, group: group, fromNode: node.index) }
         // 3. Apply.
         if let snap = rd.snapshot {
             guard let kv = SimKV.restore(snap.data, index: snap.metadata.index) else {
@@ -107,8 +165,9 @@ extension Simulation {
         for id in rep.core.configuration.retired where group.nodeOf[id] != nil {
             queue.schedule(.destroy(group: rep.group, replica: id), at: now + random(200))
         }
-        // Compaction: snapshot the state machine when the log grows long.
-        if rep.core.appliedIndex >= rep.core.firstIndex + LogIndex(compactAfter) {
+        // Compaction: snapshot the state machine when the log grows long, never ahead of the
+        // durable log (as the host does).
+        if rep.core.appliedIndex >= rep.core.firstIndex + LogIndex(compactAfter), rep.core.appliedIndex <= rep.core.persistedIndex {
             let snap = rep.core.createSnapshot(data: rep.kv.snapshotData())
             let through = snap.metadata.index > keepTrailing ? snap.metadata.index - keepTrailing : 0
             rep.core.compact(through: through)

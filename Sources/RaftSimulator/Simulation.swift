@@ -9,6 +9,8 @@ public final class Simulation {
         case tick
         case deliver(node: Int, group: Int, message: Message)
         case process(node: Int)
+        /// The node's WAL writer finishes: everything handed to storage so far is durable.
+        case sync(node: Int)
         case crash
         case restart(node: Int)
         case partition
@@ -90,7 +92,10 @@ public final class Simulation {
     func makeCore(_ rep: SimReplica) -> RaftReplica {
         var s = settingsTemplate
         s.id = rep.id
-        return RaftReplica(settings: s, state: rep.storage.persistedState, randomSeed: rng.next())
+        let state = rep.storage.persistedState
+        rep.durableTerm = state.hardState.term
+        rep.durableVote = state.hardState.vote
+        return RaftReplica(settings: s, state: state, randomSeed: rng.next())
     }
 
     func random(_ n: Int) -> Int { n <= 1 ? 0 : Int(rng.next() % UInt64(n)) }
@@ -156,6 +161,10 @@ public final class Simulation {
             let node = nodes[n]
             node.processScheduled = false
             if node.up { process(node) }
+        case .sync(let n):
+            let node = nodes[n]
+            node.syncScheduled = false
+            if node.up { sync(node) }
         case .crash:
             if faulting {
                 let up = nodes.filter(\.up)
@@ -219,6 +228,7 @@ public final class Simulation {
             rep.alive = false
             rep.kv = SimKV()
             rep.reads = [:]
+            rep.unsynced = []
         }
         pendingWrites = pendingWrites.filter { groups[$0.value.group].nodeOf[$0.value.replica] != node.index }
         log("crash node \(node.index)")

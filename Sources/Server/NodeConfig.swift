@@ -69,6 +69,10 @@ struct NodeConfig: Hashable, Sendable {
     var snapshotMaxReceives = 2
     /// Moves of shard replicas the rebalancer runs at once, cluster-wide. Default 2.
     var rebalanceMaxMoves = 2
+    /// How long a Raft round waits for its WAL write before the node goes on without it:
+    /// requests arriving meanwhile share the next round, and a slower fdatasync holds back
+    /// nothing the other replicas can commit. 0 never waits. Default 2000 (microseconds).
+    var walWaitMicroseconds = 2_000
 
     /// Every setting's name (as written in the file), what it accepts, and how to set it.
     static let settings: [NodeConfigSetting] = [
@@ -97,6 +101,7 @@ struct NodeConfig: Hashable, Sendable {
         .integer("snapshot_max_sends", 1...64) { $0.snapshotMaxSends = $1 },
         .integer("snapshot_max_receives", 1...64) { $0.snapshotMaxReceives = $1 },
         .integer("rebalance_max_moves", 1...64) { $0.rebalanceMaxMoves = $1 },
+        .integer("wal_wait_us", 0...1_000_000) { $0.walWaitMicroseconds = $1 },
         .integer("request_timeout_ms", 100...600_000) { $0.requestTimeoutMilliseconds = $1 },
         NodeConfigSetting(key: "client_redirects", expected: "forward or moved") { config, text in
             switch text {

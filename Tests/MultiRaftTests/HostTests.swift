@@ -198,4 +198,47 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
             }
         }
     }
+
+    // The WAL is written on its own thread: a leader whose fdatasync stalls still commits and
+    // answers on its two followers' acknowledgements (Raft thesis §10.2.1), and other groups on
+    // the node keep working; what it sends that must follow its own write (a follower's
+    // acknowledgement) waits for it.
+    @Test func leaderCommitsOnFollowersWhileItsOwnDiskStalls() throws {
+        let dir = TempDir("host-stall")
+        defer { dir.cleanup() }
+        let t = LoopbackTransport()
+        let stalled = Mutex<NodeID>(0)
+        let inStall = Mutex(false)
+        var hosts: [RaftHost] = []
+        for n: NodeID in 1...3 {
+            let h = try makeHost(n, dir: dir, transport: t, groups: [1]).0
+            h.wal.onSync = { _, _ in
+                while stalled.withLock({ $0 == n }) {
+                    inStall.withLock { $0 = true }
+                    usleep(1_000)
+                }
+                inStall.withLock { $0 = false }
+            }
+            hosts.append(h)
+        }
+        hosts.forEach { $0.start() }
+        #expect(waitFor("leader") { hosts.contains { $0.status(of: 1)?.role == .leader } })
+        #expect(propose(hosts, 1, "before"))
+        let leader = try #require(hosts.first { $0.status(of: 1)?.role == .leader })
+        stalled.withLock { $0 = leader.node }
+        defer { stalled.withLock { $0 = 0 } }
+        // The stall begins with the leader's next write.
+        let done = DispatchSemaphore(value: 0)
+        let result = Box<Int?>(nil)
+        leader.propose(1, Array("during the stall".utf8)) { r in
+            if case .success(let v) = r { result.value = v as? Int }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 5) == .success, "the proposal waited for the leader's own fdatasync")
+        #expect(result.value == 2)
+        #expect(inStall.withLock { $0 }, "the leader's writer was not stalled when the write was answered")
+        stalled.withLock { $0 = 0 }
+        #expect(propose(hosts, 1, "after"))
+        hosts.forEach { $0.stop() }
+    }
 }

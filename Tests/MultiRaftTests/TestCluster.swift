@@ -65,6 +65,7 @@ struct TestCluster {
             }
             m.readStates.append(contentsOf: rd.readStates)
             m.core.advance(rd)
+            m.core.persisted(rd.durableMark)
             members[id] = m
         }
         return any

@@ -149,11 +149,11 @@ struct RaftLog: Sendable {
         snapshotTerm = t
     }
 
-    /// Committed, durable entries not yet handed to the application.
+    /// Committed entries not yet handed to the application. They need not be durable here:
+    /// committed means durable on a quorum, and no leader can ever lose them.
     func nextCommitted(maxBytes: Int) -> [Entry] {
-        let hi = min(committed, persisted)
-        guard hi > applied else { return [] }
-        return slice(from: applied + 1, through: hi, maxBytes: maxBytes)
+        guard committed > applied else { return [] }
+        return slice(from: applied + 1, through: committed, maxBytes: maxBytes)
     }
 
     var unstableEntries: [Entry] {

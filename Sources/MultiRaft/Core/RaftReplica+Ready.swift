@@ -5,7 +5,7 @@ extension RaftReplica {
         if Ready.SoftState(leader: leader, role: role) != prevSoftState { return true }
         if HardState(term: term, vote: vote, commit: log.committed) != prevHardState { return true }
         return log.unstableFrom <= log.lastIndex || receivedSnapshot != nil || !messages.isEmpty
-            || !readStates.isEmpty || min(log.committed, log.persisted) > log.applied
+            || !readStates.isEmpty || log.committed > log.applied
     }
 
     /// Collects what the host must persist, send and apply. Call `advance(_:)` with the same
@@ -41,15 +41,11 @@ extension RaftReplica {
         return rd
     }
 
-    /// Acknowledges that everything in `rd` was persisted, sent and applied.
+    /// Acknowledges that `rd` was handed to storage, its messages sent or queued and its
+    /// committed entries applied. Durability is reported separately with `persisted(_:)`,
+    /// which may come several rounds later (the host writes asynchronously).
     public mutating func advance(_ rd: Ready) {
         readyInFlight = nil
-        if let snap = rd.snapshot {
-            log.persisted = max(log.persisted, snap.metadata.index)
-        }
-        if let last = rd.entries.last, log.matchTerm(last.index, last.term) {
-            log.persisted = max(log.persisted, last.index)
-        }
         for e in rd.committedEntries where e.index > log.applied {
             log.applied = e.index
             if e.kind == .confChange && e.index > configIndex {
@@ -57,16 +53,30 @@ extension RaftReplica {
             }
         }
         guard role == .leader else { return }
-        if progress[id] != nil {
-            _ = progress[id]!.maybeUpdate(log.persisted)
-            if maybeCommit() { bcastAppend() }
-        }
         // Leave an automatic joint configuration once it is applied.
-        if role == .leader && configuration.isJoint && configuration.autoLeave && log.applied >= pendingConfIndex {
+        if configuration.isJoint && configuration.autoLeave && log.applied >= pendingConfIndex {
             appendEntries([Entry(term: 0, index: 0, kind: .confChange, data: ConfChange.leaveJoint.encoded())])
             pendingConfIndex = log.lastIndex
             bcastAppend()
         }
+    }
+
+    /// Reports that what a `Ready` handed out for persistence is durable. Marks arrive in the
+    /// order of their Readies. A leader counts itself towards a quorum only from here, so an
+    /// entry it commits is on a majority's disks whether or not its own write came first
+    /// (Raft thesis §10.2.1).
+    public mutating func persisted(_ mark: DurableMark) {
+        if let s = mark.snapshotIndex {
+            log.persisted = max(log.persisted, s)
+        }
+        // Entries truncated since the Ready (a new leader overwrote them) no longer match and
+        // say nothing about what is durable now.
+        if let last = mark.lastEntryIndex, log.matchTerm(last, mark.lastEntryTerm) {
+            log.persisted = max(log.persisted, last)
+        }
+        guard role == .leader, progress[id] != nil else { return }
+        _ = progress[id]!.maybeUpdate(log.persisted)
+        if maybeCommit() { bcastAppend() }
     }
 
     mutating func applyConfChange(_ e: Entry) {

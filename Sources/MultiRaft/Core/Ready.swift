@@ -1,7 +1,9 @@
 /// Everything the core asks its host to do, handed out by `RaftReplica.ready()`. The host
-/// must, in this order: persist `snapshot`, `entries` (truncating the stored log from the
-/// first entry's index) and `hardState`; then send `messages`; then apply the snapshot and
-/// `committedEntries` to the state machine; then call `advance(_:)`.
+/// hands `snapshot`, `entries` (truncating the stored log from the first entry's index) and
+/// `hardState` to storage; sends `messages` once those are durable (a leader's appends and
+/// heartbeats may go at once, see `RaftHost`); applies the snapshot (once durable) and
+/// `committedEntries`; calls `advance(_:)`; and calls `persisted(durableMark)` when the
+/// write is durable, which may be after later Readies were handed out.
 public struct Ready: Sendable {
     public struct SoftState: Sendable, Equatable {
         public var leader: ReplicaID
@@ -16,12 +18,17 @@ public struct Ready: Sendable {
     public var entries: [Entry] = []
     /// A snapshot received from the leader, to persist and install.
     public var snapshot: Snapshot?
-    /// Entries committed and durable, to apply in order.
+    /// Entries committed (durable on a quorum, if not yet here), to apply in order.
     public var committedEntries: [Entry] = []
     /// Messages to send once the above is durable.
     public var messages: [Message] = []
     /// Linearizable reads released by the leader.
     public var readStates: [ReadState] = []
+
+    /// What to report to `RaftReplica.persisted(_:)` once this Ready's writes are durable.
+    public var durableMark: DurableMark {
+        DurableMark(snapshotIndex: snapshot?.metadata.index, lastEntryIndex: entries.last?.index, lastEntryTerm: entries.last?.term ?? 0)
+    }
 
     /// Whether the host must fsync before sending the messages.
     public var mustSync: Bool { hardState != nil || !entries.isEmpty || snapshot != nil }
@@ -33,4 +40,19 @@ public struct Ready: Sendable {
 
 public enum RaftRole: String, Sendable {
     case follower, preCandidate, candidate, leader
+}
+
+/// What one `Ready` asked to persist, reported back once it is durable.
+public struct DurableMark: Sendable, Equatable {
+    public var snapshotIndex: LogIndex?
+    public var lastEntryIndex: LogIndex?
+    public var lastEntryTerm: Term
+
+    public init(snapshotIndex: LogIndex? = nil, lastEntryIndex: LogIndex? = nil, lastEntryTerm: Term = 0) {
+        self.snapshotIndex = snapshotIndex
+        self.lastEntryIndex = lastEntryIndex
+        self.lastEntryTerm = lastEntryTerm
+    }
+
+    public var isEmpty: Bool { snapshotIndex == nil && lastEntryIndex == nil }
 }

@@ -106,6 +106,11 @@ public struct HostSettings: Sendable {
     public var maxInputsPerIteration = 10_000
     /// Snapshot transfers this node sends at once; further ones wait for a later retry.
     public var maxSnapshotSends = 2
+    /// How long (µs) a host round waits for its WAL write before the loop goes on without it.
+    /// Waiting lets the requests that arrive meanwhile share the next round (fewer, larger
+    /// messages and writes); not waiting longer means a slow fdatasync here holds back
+    /// nothing that the other replicas can commit. 0: never wait.
+    public var walWaitMicros = 2_000
 
     public init() {}
 }

@@ -40,11 +40,9 @@ extension RaftHost {
         for (_, r) in g.reads { r.completion(.failure(.notLeader(nil))) }
         g.proposals = [:]
         g.reads = [:]
-        do {
-            try wal.append([.removed(group: g.id)])
-        } catch {
-            stopNode("cannot write the WAL: \(error)")
-        }
+        // Durable before anything else happens to the group here: a replica created for it
+        // later must not recover this one's log.
+        writer.wait(for: writer.submit(takeLazyRecords() + [.removed(group: g.id)]))
         try? removeSnapshots(of: g.id, olderThan: .max)
         try? FileSystem.remove(replicaFile(g.id))
         tombstones[g.id] = g.core.id

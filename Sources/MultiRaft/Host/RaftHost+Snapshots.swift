@@ -5,6 +5,10 @@ extension RaftHost {
     func maybeSnapshot(_ g: HostedGroup) {
         let applied = g.core.appliedIndex
         guard !g.snapshotWriting, applied > g.lastSnapshotIndex, snapshotDue(g) else { return }
+        // Committed entries are applied before this node's own copy is durable; a snapshot
+        // never runs ahead of the durable log (it waits for a later round), so what a restart
+        // finds on disk is always a snapshot plus the log that follows it.
+        guard applied <= g.core.persistedIndex else { return }
         let meta = SnapshotMetadata(index: applied, term: g.core.term(at: applied) ?? 0, configuration: g.core.configuration)
         if let body = g.stateMachine.concurrentSnapshotWriter() {
             // Written on a thread of its own from a frozen view, so a large state never stalls
@@ -45,7 +49,7 @@ extension RaftHost {
             _ = g.core.createSnapshot(data: [])
             let through = applied > settings.keepTrailingEntries ? applied - settings.keepTrailingEntries : 0
             g.core.compact(through: through)
-            try wal.compact(group: g.id, through: through)
+            lazyRecords.append(.compacted(group: g.id, through: through))
             g.lastSnapshotIndex = applied
             g.bytesSinceSnapshot = 0
             try removeSnapshots(of: g.id, olderThan: applied)
@@ -75,7 +79,7 @@ extension RaftHost {
             g.core.recordSnapshot(meta)
             let through = meta.index > settings.keepTrailingEntries ? meta.index - settings.keepTrailingEntries : 0
             g.core.compact(through: through)
-            try wal.compact(group: gid, through: through)
+            lazyRecords.append(.compacted(group: gid, through: through))
             g.lastSnapshotIndex = meta.index
             g.lastSnapshotStateBytes = stateBytes
             g.bytesSinceSnapshot = 0

@@ -5,8 +5,11 @@ import Glibc
 #endif
 
 /// Drives every Raft replica of one node from one thread: one ticker for all groups, one batch
-/// of `Ready`s per loop iteration, one WAL write and one fdatasync for the whole batch (group
-/// commit across groups), then messages out, batched per destination node, then apply.
+/// of `Ready`s per loop iteration whose records go to the WAL writer thread as one round
+/// (group commit across groups; rounds handed in during a sync share the next one), then
+/// messages out, batched per destination node, then apply. The loop never waits for the disk:
+/// what must follow a write (acknowledgements, votes) waits in `rounds` until the writer
+/// reports it durable.
 ///
 /// Inputs arrive from any thread through a mailbox; results leave through completion
 /// closures, called on the host thread (they must hand off quickly).
@@ -22,6 +25,17 @@ public final class RaftHost: @unchecked Sendable {
         case confChange(GroupID, ConfChange, Completion)
         case snapshotReceived(GroupID, Message, String)
         case call(@Sendable (RaftHost) -> Void)
+        /// The WAL writer made every round up to this sequence number durable.
+        case durable(UInt64)
+    }
+
+    /// A round's writes on their way to disk, with what waits for them.
+    struct PendingRound {
+        var seq: UInt64
+        var marks: [(group: GroupID, replica: ReplicaID, mark: DurableMark, hardState: HardState?)] = []
+        var messages: [(group: HostedGroup, message: Message)] = []
+        /// Groups with messages in `messages`: no leader of these sends early until they left.
+        var waitingGroups: Set<GroupID> = []
     }
 
     final class HostedGroup {
@@ -34,9 +48,14 @@ public final class RaftHost: @unchecked Sendable {
         var bytesSinceSnapshot: UInt64 = 0
         /// Uncompressed size of the state in the last snapshot written here (0: none yet).
         var lastSnapshotStateBytes: UInt64 = 0
-        /// The term and vote last made durable in the WAL (nil: unknown). A leader whose Ready
-        /// changes neither sends its appends before its own write (see `processReady`).
+        /// The hard state last made durable in the WAL (nil: unknown). A leader whose term and
+        /// vote are durable sends its appends before its own write (see `processReady`).
         var durableHardState: HardState?
+        /// The hard state last handed to the WAL writer.
+        var writtenHardState = HardState()
+        /// A hard state that differs from the written one only in its commit index: it needs no
+        /// write of its own and goes with the next round that writes anything.
+        var lazyHardState: HardState?
         var proposals: [UInt64: (completion: Completion, deadline: Double)] = [:]
         var reads: [UInt64: (body: ReadBody, completion: Completion, deadline: Double, index: LogIndex?)] = [:]
         /// Whether this replica has been a member of the group's configuration; once it was and
@@ -46,6 +65,8 @@ public final class RaftHost: @unchecked Sendable {
         var snapshotsSending: Set<ReplicaID> = []
         /// A snapshot of this group is being written on another thread.
         var snapshotWriting = false
+        /// The member lists last published in the group's status, and the configuration's index.
+        var statusMembers: (configIndex: LogIndex, voters: [ReplicaID], learners: [ReplicaID])?
 
         init(id: GroupID, core: RaftReplica, stateMachine: any GroupStateMachine, nodeOf: [ReplicaID: NodeID], lastSnapshotIndex: LogIndex) {
             self.id = id
@@ -59,6 +80,14 @@ public final class RaftHost: @unchecked Sendable {
     public let node: NodeID
     public let settings: HostSettings
     let wal: WriteAheadLog
+    /// The thread that writes and syncs the WAL; every use of `wal` after start goes through it.
+    private(set) var writer: WALWriter!
+    /// Rounds handed to the writer and not yet durable, oldest first.
+    var rounds: [PendingRound] = []
+    /// Records that need not be durable soon (commit-only hard states, compaction points):
+    /// written with the next round that writes anything, or on a tick when idle.
+    var lazyRecords: [WALRecord] = []
+    var lazyGroups: Set<GroupID> = []
     let snapshotDirectory: String
     let transport: any RaftTransport
     var groups: [GroupID: HostedGroup] = [:]
@@ -87,6 +116,7 @@ public final class RaftHost: @unchecked Sendable {
         self.wal = wal
         self.snapshotDirectory = snapshotDirectory
         self.transport = transport
+        writer = WALWriter(wal: wal, onDurable: { [weak self] seq in self?.submit(.durable(seq)) })
         // Leftovers of snapshots being written or received when the node stopped.
         for name in (try? FileSystem.list(snapshotDirectory)) ?? [] where name.hasSuffix(".tmp") || name.hasSuffix(".recv") {
             try? FileSystem.remove(snapshotDirectory + "/" + name)
@@ -102,7 +132,7 @@ public final class RaftHost: @unchecked Sendable {
                          nodeOf: [ReplicaID: NodeID], bootstrapVoters: [ReplicaID]) throws(StorageError) {
         var state: PersistedState
         var snapIndex: LogIndex = 0
-        if let recovered = wal.recovered[group] {
+        if let recovered = try writer.withWAL({ wal throws(StorageError) in wal.recovered[group] }) {
             state = PersistedState(hardState: recovered.hardState, entries: recovered.entries)
             if let path = try newestSnapshot(of: group) {
                 let reader = try SnapshotReader(path: path)
@@ -120,7 +150,10 @@ public final class RaftHost: @unchecked Sendable {
             state = PersistedState()
         } else {
             state = .bootstrap(voters: bootstrapVoters)
-            try wal.append([.entries(group: group, entries: state.entries), .hardState(group: group, state: state.hardState)])
+            let boot = state
+            try writer.withWAL { wal throws(StorageError) in
+                try wal.append([.entries(group: group, entries: boot.entries), .hardState(group: group, state: boot.hardState)])
+            }
         }
         var s = settings.raft
         s.id = replica
@@ -128,6 +161,7 @@ public final class RaftHost: @unchecked Sendable {
         let g = HostedGroup(id: group, core: core, stateMachine: stateMachine, nodeOf: nodeOf, lastSnapshotIndex: snapIndex)
         g.wasMember = core.configuration.members.contains(replica)
         g.durableHardState = state.hardState
+        g.writtenHardState = state.hardState
         groups[group] = g
     }
 
@@ -152,6 +186,7 @@ public final class RaftHost: @unchecked Sendable {
     public func start() {
         running.store(true, ordering: .sequentiallyConsistent)
         for g in groups.values { publishStatus(g) }
+        writer.start()
         Thread.detach { [self] in loop() }
     }
 
@@ -159,6 +194,7 @@ public final class RaftHost: @unchecked Sendable {
         guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
         wake.signal()
         stopped.wait()
+        writer.stop()
     }
 
     private func submit(_ input: Input) {
@@ -236,6 +272,10 @@ public final class RaftHost: @unchecked Sendable {
                 if nextTick < t { nextTick = t + Double(settings.tickMillis) / 1000 }
                 for g in groups.values { g.core.tick() }
                 expireRequests(now: t)
+                if rounds.isEmpty && (!lazyRecords.isEmpty || !lazyGroups.isEmpty) {
+                    // Idle: write what was waiting for company.
+                    _ = writer.submit(takeLazyRecords())
+                }
             }
             processReady()
             let hasWork = mailbox.withLock { !$0.isEmpty } || groups.values.contains { $0.core.hasReady }
@@ -298,6 +338,8 @@ public final class RaftHost: @unchecked Sendable {
             groups[gid]?.core.transferLeadership(to: replica)
         case .call(let body):
             body(self)
+        case .durable(let seq):
+            completeRounds(through: seq)
         }
     }
 
@@ -320,59 +362,68 @@ public final class RaftHost: @unchecked Sendable {
         }
     }
 
-    /// One round of group commit: every group's Ready persisted with one WAL append, then
-    /// messages sent per node, then entries applied.
+    /// One round of group commit: every group's Ready handed to the WAL writer as one batch
+    /// of records, messages sent (or queued behind the write), entries applied.
     ///
-    /// Two things happen before the write and its fdatasync, so they do not wait for it:
-    /// - Entries in `committedEntries` are committed by a quorum and already durable here (the
-    ///   core hands out only entries it was told are persisted), so they are applied and their
-    ///   clients answered first. A group installing a snapshot keeps the old order.
-    /// - A leader's appends and heartbeats go out at once when its Ready changes no term or
-    ///   vote: followers persist in parallel with the leader's own write (Raft thesis §10.2.1).
-    ///   The leader counts itself towards a quorum only after `advance`, i.e. once durable.
-    ///   Every other message (votes, acknowledgements, snapshots) still waits for the disk.
+    /// What does not wait for this round's write:
+    /// - Entries in `committedEntries` are committed, i.e. durable on a quorum (a leader counts
+    ///   itself only once its own write is durable, see `RaftReplica.persisted`), so they are
+    ///   applied and their clients answered at once, even before this node's copy is durable.
+    /// - A leader whose term and vote are durable sends its appends and heartbeats at once:
+    ///   followers persist in parallel with the leader's own write (Raft thesis §10.2.1).
+    /// Every other message (votes, acknowledgements, snapshots) waits until the writer reports
+    /// the round durable (`completeRounds`), and so does the core's knowledge of what is
+    /// durable. A round with a received snapshot waits for its write before installing it.
     private func processReady() {
         var readies: [(HostedGroup, Ready)] = []
         var records: [WALRecord] = []
         var early: [NodeID: [(group: GroupID, message: Message)]] = [:]
+        var round = PendingRound(seq: 0)
+        var hasSnapshot = false
         for gid in groups.keys.sorted() {
             let g = groups[gid]!
             guard g.core.hasReady else { continue }
             var rd = g.core.ready()
-            records.append(contentsOf: RecoveredGroup.records(for: gid, ready: rd))
-            // Sent early only when the leader's term and vote are already durable (see above).
+            let wroteHardState = appendRecords(g, rd, into: &records)
+            if rd.snapshot != nil { hasSnapshot = true }
             if g.core.role == .leader, rd.snapshot == nil, let durable = g.durableHardState,
-               rd.hardState.map({ $0.term == durable.term && $0.vote == durable.vote }) ?? true {
+               durable.term == g.core.term, durable.vote == g.core.vote,
+               !rounds.contains(where: { $0.waitingGroups.contains(gid) }) {
                 rd.messages.removeAll { m in
                     guard m.kind == .append || m.kind == .heartbeat else { return false }
                     early[nodeOf(g, m.to), default: []].append((g.id, m))
                     return true
                 }
             }
+            let mark = rd.durableMark
+            if !mark.isEmpty || wroteHardState {
+                round.marks.append((gid, g.core.id, mark, wroteHardState ? rd.hardState : nil))
+            }
+            if !rd.messages.isEmpty {
+                round.waitingGroups.insert(gid)
+                for m in rd.messages { round.messages.append((g, m)) }
+            }
             readies.append((g, rd))
         }
         guard !readies.isEmpty else { return }
         for (dest, batch) in early { transport.send(batch, to: dest) }
+        if !records.isEmpty {
+            records.append(contentsOf: takeLazyRecords())
+            round.seq = writer.submit(records)
+            rounds.append(round)
+        } else if !rounds.isEmpty {
+            // Nothing to write: keep the order of what waits behind the writes in flight.
+            rounds[rounds.count - 1].marks.append(contentsOf: round.marks)
+            rounds[rounds.count - 1].messages.append(contentsOf: round.messages)
+            rounds[rounds.count - 1].waitingGroups.formUnion(round.waitingGroups)
+        } else {
+            complete(round)
+        }
+        if hasSnapshot, let last = rounds.last?.seq {
+            writer.wait(for: last)
+            completeRounds(through: last)
+        }
         for (g, rd) in readies where rd.snapshot == nil { apply(g, rd.committedEntries) }
-        do {
-            try wal.append(records)
-        } catch {
-            // Nothing may be sent or applied that is not durable: stop the node.
-            stopNode("cannot write the WAL: \(error)")
-        }
-        var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
-        for (g, rd) in readies {
-            if let hs = rd.hardState { g.durableHardState = hs }
-            for m in rd.messages {
-                let dest = nodeOf(g, m.to)
-                if m.kind == .snapshot {
-                    sendSnapshot(g, m, to: dest)
-                    continue
-                }
-                outbox[dest, default: []].append((g.id, m))
-            }
-        }
-        for (dest, batch) in outbox { transport.send(batch, to: dest) }
         for (g, rd) in readies {
             if let snap = rd.snapshot {
                 installSnapshot(g, snap)
@@ -406,6 +457,77 @@ public final class RaftHost: @unchecked Sendable {
                 destroy(g, reason: "removed from the group's configuration")
             }
         }
+        // Wait a little for the write: requests arriving meanwhile share the next round.
+        if settings.walWaitMicros > 0, let last = rounds.last?.seq,
+           writer.wait(for: last, timeout: .now() + .microseconds(settings.walWaitMicros)) {
+            completeRounds(through: last)
+        }
+    }
+
+    /// Adds the WAL records of one Ready to `records`; returns whether its hard state is among
+    /// them. A hard state whose term and vote were already written waits as a lazy record
+    /// unless the Ready writes entries anyway: a commit index need not be durable (a restarted
+    /// replica relearns it from the leader), so it never costs an fdatasync of its own.
+    /// The hard state goes before the entries (see `RecoveredGroup.records(for:ready:)`).
+    private func appendRecords(_ g: HostedGroup, _ rd: Ready, into records: inout [WALRecord]) -> Bool {
+        if let snap = rd.snapshot { records.append(.installedSnapshot(group: g.id, index: snap.metadata.index)) }
+        var wroteHardState = false
+        if let hs = rd.hardState {
+            let written = g.writtenHardState
+            if rd.entries.isEmpty && rd.snapshot == nil && hs.term == written.term && hs.vote == written.vote {
+                g.lazyHardState = hs
+                lazyGroups.insert(g.id)
+            } else {
+                records.append(.hardState(group: g.id, state: hs))
+                g.writtenHardState = hs
+                g.lazyHardState = nil
+                wroteHardState = true
+            }
+        }
+        if !rd.entries.isEmpty { records.append(.entries(group: g.id, entries: rd.entries)) }
+        return wroteHardState
+    }
+
+    /// The lazy records, and every group's lazy hard state, for the next write.
+    func takeLazyRecords() -> [WALRecord] {
+        var out = lazyRecords
+        lazyRecords = []
+        for gid in lazyGroups.sorted() {
+            guard let g = groups[gid], let hs = g.lazyHardState else { continue }
+            out.append(.hardState(group: gid, state: hs))
+            g.writtenHardState = hs
+            g.lazyHardState = nil
+        }
+        lazyGroups = []
+        return out
+    }
+
+    /// The writer made every round through `seq` durable.
+    private func completeRounds(through seq: UInt64) {
+        while let first = rounds.first, first.seq <= seq {
+            rounds.removeFirst()
+            complete(first)
+        }
+    }
+
+    /// A round is durable: the cores learn it and the messages that waited for it go out.
+    private func complete(_ round: PendingRound) {
+        for m in round.marks {
+            guard let g = groups[m.group], g.core.id == m.replica else { continue }
+            if let hs = m.hardState { g.durableHardState = hs }
+            g.core.persisted(m.mark)
+        }
+        guard !round.messages.isEmpty else { return }
+        var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
+        for (g, m) in round.messages {
+            let dest = nodeOf(g, m.to)
+            if m.kind == .snapshot {
+                sendSnapshot(g, m, to: dest)
+                continue
+            }
+            outbox[dest, default: []].append((g.id, m))
+        }
+        for (dest, batch) in outbox { transport.send(batch, to: dest) }
     }
 
     private func apply(_ g: HostedGroup, _ entries: [Entry]) {
@@ -431,10 +553,13 @@ public final class RaftHost: @unchecked Sendable {
     }
 
     func publishStatus(_ g: HostedGroup) {
-        let c = g.core
-        let st = GroupStatus(group: g.id, replica: c.id, role: c.role, leaderNode: leaderNode(g), term: c.term,
-                             commitIndex: c.commitIndex, appliedIndex: c.appliedIndex, lastIndex: c.lastIndex,
-                             voters: c.configuration.voters.sorted(), learners: c.configuration.learners.sorted())
+        // The sorted member lists change only with the configuration: computed once per change.
+        if g.statusMembers == nil || g.statusMembers!.configIndex != g.core.configIndex {
+            g.statusMembers = (g.core.configIndex, g.core.configuration.voters.sorted(), g.core.configuration.learners.sorted())
+        }
+        let st = GroupStatus(group: g.id, replica: g.core.id, role: g.core.role, leaderNode: leaderNode(g), term: g.core.term,
+                             commitIndex: g.core.commitIndex, appliedIndex: g.core.appliedIndex, lastIndex: g.core.lastIndex,
+                             voters: g.statusMembers!.voters, learners: g.statusMembers!.learners)
         statusBox.withLock { $0[g.id] = st }
     }
 }

@@ -68,12 +68,14 @@ extension RecoveredGroup {
         state[g] = s
     }
 
-    /// The records that make one `Ready` of `group` durable.
+    /// The records that make one `Ready` of `group` durable. The hard state goes before the
+    /// entries: a torn write may keep a prefix of a batch, and entries of a term must never
+    /// survive without that term (a commit index beyond the entries is clamped at recovery).
     public static func records(for group: GroupID, ready rd: Ready) -> [WALRecord] {
         var out: [WALRecord] = []
         if let snap = rd.snapshot { out.append(.installedSnapshot(group: group, index: snap.metadata.index)) }
-        if !rd.entries.isEmpty { out.append(.entries(group: group, entries: rd.entries)) }
         if let hs = rd.hardState { out.append(.hardState(group: group, state: hs)) }
+        if !rd.entries.isEmpty { out.append(.entries(group: group, entries: rd.entries)) }
         return out
     }
 }

@@ -124,7 +124,15 @@ public final class WriteAheadLog {
         recordsWritten += records.count
         bytesWritten += buffer.bytes.count
         segments[segments.count - 1].size += buffer.bytes.count
-        for r in records { note(r, in: segments.count - 1) }
+        var dropsData = false
+        for r in records {
+            note(r, in: segments.count - 1)
+            switch r {
+            case .compacted, .removed: dropsData = true
+            default: break
+            }
+        }
+        if dropsData { try deleteObsoleteSegments() }
     }
 
     private func note(_ r: WALRecord, in k: Int) {

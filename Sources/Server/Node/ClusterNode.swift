@@ -83,6 +83,7 @@ final class ClusterNode: @unchecked Sendable {
         settings.keepTrailingEntries = UInt64(plan.config.snapshotTrailingEntries)
         settings.requestTimeoutMillis = plan.config.requestTimeoutMilliseconds
         settings.maxSnapshotSends = plan.config.snapshotMaxSends
+        settings.walWaitMicros = plan.config.walWaitMicroseconds
         host = RaftHost(node: selfID, settings: settings, wal: wal, snapshotDirectory: data + "/snapshots", transport: transport)
         host.groupFactory = { [weak self] gid in self?.makeStateMachine(gid) }
         streams.onSnapshot = { [host] g, m, f in host.receiveSnapshot(group: g, message: m, file: f) }
