@@ -30,6 +30,10 @@ let package = Package(
     targets: [
         // System zlib (Debian: zlib1g-dev); used by the snapshot format.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // System jemalloc (Debian: libjemalloc-dev): the server's allocator. The store allocates
+        // many small short-lived buffers (entries, messages, replies); glibc malloc spent about
+        // a tenth of the server's CPU on them, jemalloc far less (docs/benchmarks.md).
+        .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
         // CRC-32C with the CPU's instruction where there is one (chosen at run time).
         .target(name: "CCRC32C"),
         // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
@@ -59,6 +63,7 @@ let package = Package(
         .executableTarget(
             name: "Server",
             dependencies: [
+                "CJemalloc",
                 "MultiRaft",
                 "ShardRouter",
                 "KVStore",

@@ -231,6 +231,7 @@ mystore_bench() {
 run_mystore() {
   [[ -x $BIN/mystore-server && -x $BIN/mystore-bench && ${BUILD:-1} == 0 ]] || {
     log "building mystore-server and mystore-bench (release)"
+    "$ROOT/scripts/build-deps"
     swift build -c release --product mystore-server > "$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; die "build failed"; }
     swift build -c release --product mystore-bench >> "$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; die "build failed"; }
   }

@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 state_mb=${1:-200}
 [[ $state_mb =~ ^[0-9]+$ ]] || { echo "usage: $0 [STATE_MB]" >&2; exit 2; }
 
+scripts/build-deps
 swift build -c release --product mystore-server > /dev/null
 swift build -c release --product mystore > /dev/null
 bin=$(swift build -c release --show-bin-path)

@@ -166,7 +166,7 @@ struct ServerCommand: AsyncParsableCommand {
             listener.channel.close(promise: nil)
         }
         let httpNote = http == nil ? "" : ", HTTP on port \(httpPort)"
-        Console.out("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory)")
+        Console.out("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory), allocator \(Allocator.name)")
 
         try? await listener.channel.closeFuture.get()
         signals.cancel()

@@ -23,6 +23,13 @@ public struct Slot: RawRepresentable, Hashable, Comparable, Sendable, CustomStri
         self.rawValue = Int(checksum) % Slot.count
     }
 
+    /// The slot of a key held in an array: the same rule, compiled for the bytes' type here so
+    /// the router's per-request call runs no generic code.
+    public init(forKey key: [UInt8]) {
+        let checksum = key.withUnsafeBufferPointer { CRC16.xmodem(HashTag.hashedPart(of: $0)) }
+        self.rawValue = Int(checksum) % Slot.count
+    }
+
     /// The slot of a key given as a string, hashing its UTF-8 bytes.
     public init(forKey key: String) {
         self.init(forKey: Array(key.utf8))

@@ -25,6 +25,8 @@ struct Progress: Sendable {
     var stallTicks = 0
     /// In `.probe`: an append is outstanding, send no more until a response.
     var probeSent = false
+    /// The commit index carried by the last append sent to this follower.
+    var sentCommit: LogIndex = 0
     var inflights: Inflights
     var isLearner: Bool
 

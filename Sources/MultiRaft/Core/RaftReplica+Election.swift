@@ -61,6 +61,7 @@ extension RaftReplica {
         progress = [:]
         readOnly = ReadOnlyQueue()
         deferredReads = []
+        bcastPending = false
     }
 
     mutating func becomeFollower(term newTerm: Term, leader newLeader: ReplicaID) {

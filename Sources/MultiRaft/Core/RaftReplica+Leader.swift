@@ -127,13 +127,28 @@ extension RaftReplica {
         m.entries = ents
         m.commit = log.committed
         send(m)
+        pr.sentCommit = log.committed
         pr.sentEntries(count: ents.count, last: ents.last?.index ?? prevIndex, bytes: ents.reduce(0) { $0 + $1.byteSize })
         progress[to] = pr
         return true
     }
 
+    /// Asks for an append to every follower: new entries, or the new commit index. Sent when
+    /// the host next calls `ready()`, so the proposals and commit advances of one host round
+    /// leave as one append per follower instead of one each.
     mutating func bcastAppend() {
-        for pid in progress.keys.sorted() where pid != id { sendAppend(to: pid) }
+        bcastPending = true
+    }
+
+    /// Sends what `bcastAppend` asked for: to each follower the entries it lacks, or an empty
+    /// append when it has not been sent the current commit index.
+    mutating func flushBcastAppend() {
+        guard bcastPending else { return }
+        bcastPending = false
+        guard role == .leader else { return }
+        for pid in progress.keys.sorted() where pid != id {
+            sendAppend(to: pid, sendIfEmpty: progress[pid]!.sentCommit < log.committed)
+        }
     }
 
     mutating func bcastHeartbeat(context: [UInt8]) {

@@ -2,16 +2,28 @@ extension RaftReplica {
     /// Whether `ready()` has anything for the host.
     public var hasReady: Bool {
         if readyInFlight != nil { return false }
+        if bcastPending && role == .leader { return true }
         if Ready.SoftState(leader: leader, role: role) != prevSoftState { return true }
         if HardState(term: term, vote: vote, commit: log.committed) != prevHardState { return true }
         return log.unstableFrom <= log.lastIndex || receivedSnapshot != nil || !messages.isEmpty
             || !readStates.isEmpty || log.committed > log.applied
     }
 
+    /// `hasReady`, read in place. A host keeps its replicas in class fields, and a getter
+    /// called on such a field copies the whole replica first (retaining and releasing every
+    /// array and dictionary in it); a mutating call reads the field where it is.
+    public mutating func pollReady() -> Bool { hasReady }
+
+    /// The log's watermarks, read in place (see `pollReady`).
+    public mutating func watermarks() -> (commit: LogIndex, applied: LogIndex, last: LogIndex, persisted: LogIndex) {
+        (log.committed, log.applied, log.lastIndex, log.persisted)
+    }
+
     /// Collects what the host must persist, send and apply. Call `advance(_:)` with the same
     /// value before the next `ready()`.
     public mutating func ready() -> Ready {
         precondition(readyInFlight == nil, "ready() called again before advance()")
+        flushBcastAppend()
         var rd = Ready()
         let soft = Ready.SoftState(leader: leader, role: role)
         if soft != prevSoftState {

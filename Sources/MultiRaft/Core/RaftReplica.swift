@@ -63,6 +63,8 @@ public struct RaftReplica: Sendable {
     var prevHardState: HardState
     var prevSoftState: Ready.SoftState
     var readyInFlight: Ready?
+    /// A broadcast of appends asked for since the last `ready()` (see `bcastAppend`).
+    var bcastPending = false
 
     public init(settings: RaftSettings, state: PersistedState = PersistedState(), randomSeed: UInt64) {
         precondition(settings.id != 0, "replica id 0 is reserved")

@@ -42,7 +42,9 @@ extension RaftHost {
         g.reads = [:]
         // Durable before anything else happens to the group here: a replica created for it
         // later must not recover this one's log.
-        writer.wait(for: writer.submit(takeLazyRecords() + [.removed(group: g.id)]))
+        let seq = writer.submit(takeLazyRecords() + [.removed(group: g.id)])
+        writer.wait(for: seq)
+        completeRounds(through: seq)
         try? removeSnapshots(of: g.id, olderThan: .max)
         try? FileSystem.remove(replicaFile(g.id))
         tombstones[g.id] = g.core.id

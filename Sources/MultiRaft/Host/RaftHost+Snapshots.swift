@@ -3,12 +3,13 @@ extension RaftHost {
     /// one: the state machine streams into a snapshot file, then the core and the WAL drop
     /// what it covers.
     func maybeSnapshot(_ g: HostedGroup) {
-        let applied = g.core.appliedIndex
+        let w = g.core.watermarks()
+        let applied = w.applied
         guard !g.snapshotWriting, applied > g.lastSnapshotIndex, snapshotDue(g) else { return }
         // Committed entries are applied before this node's own copy is durable; a snapshot
         // never runs ahead of the durable log (it waits for a later round), so what a restart
         // finds on disk is always a snapshot plus the log that follows it.
-        guard applied <= g.core.persistedIndex else { return }
+        guard applied <= w.persisted else { return }
         let meta = SnapshotMetadata(index: applied, term: g.core.term(at: applied) ?? 0, configuration: g.core.configuration)
         if let body = g.stateMachine.concurrentSnapshotWriter() {
             // Written on a thread of its own from a frozen view, so a large state never stalls
@@ -94,7 +95,7 @@ extension RaftHost {
     /// last snapshot's state (see `HostSettings`).
     func snapshotDue(_ g: HostedGroup) -> Bool {
         if g.bytesSinceSnapshot >= settings.snapshotLogBytes { return true }
-        guard g.core.appliedIndex >= g.lastSnapshotIndex + settings.snapshotEntries else { return false }
+        guard g.core.watermarks().applied >= g.lastSnapshotIndex + settings.snapshotEntries else { return false }
         let (scaled, overflow) = g.lastSnapshotStateBytes.multipliedReportingOverflow(by: settings.snapshotLogStatePercent)
         return !overflow && g.bytesSinceSnapshot >= scaled / 100
     }

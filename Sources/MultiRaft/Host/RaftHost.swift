@@ -41,6 +41,8 @@ public final class RaftHost: @unchecked Sendable {
     final class HostedGroup {
         let id: GroupID
         var core: RaftReplica
+        /// This node's replica id in the group (the core's, kept here to read without a copy).
+        let replica: ReplicaID
         let stateMachine: any GroupStateMachine
         var nodeOf: [ReplicaID: NodeID]
         var lastSnapshotIndex: LogIndex
@@ -71,6 +73,7 @@ public final class RaftHost: @unchecked Sendable {
         init(id: GroupID, core: RaftReplica, stateMachine: any GroupStateMachine, nodeOf: [ReplicaID: NodeID], lastSnapshotIndex: LogIndex) {
             self.id = id
             self.core = core
+            self.replica = core.id
             self.stateMachine = stateMachine
             self.nodeOf = nodeOf
             self.lastSnapshotIndex = lastSnapshotIndex
@@ -278,7 +281,7 @@ public final class RaftHost: @unchecked Sendable {
                 }
             }
             processReady()
-            let hasWork = mailbox.withLock { !$0.isEmpty } || groups.values.contains { $0.core.hasReady }
+            let hasWork = mailbox.withLock { !$0.isEmpty } || groups.values.contains { $0.core.pollReady() }
             if !hasWork {
                 let wait = max(0, nextTick - now())
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
@@ -382,7 +385,7 @@ public final class RaftHost: @unchecked Sendable {
         var hasSnapshot = false
         for gid in groups.keys.sorted() {
             let g = groups[gid]!
-            guard g.core.hasReady else { continue }
+            guard g.core.pollReady() else { continue }
             var rd = g.core.ready()
             let wroteHardState = appendRecords(g, rd, into: &records)
             if rd.snapshot != nil { hasSnapshot = true }
@@ -397,7 +400,7 @@ public final class RaftHost: @unchecked Sendable {
             }
             let mark = rd.durableMark
             if !mark.isEmpty || wroteHardState {
-                round.marks.append((gid, g.core.id, mark, wroteHardState ? rd.hardState : nil))
+                round.marks.append((gid, g.replica, mark, wroteHardState ? rd.hardState : nil))
             }
             if !rd.messages.isEmpty {
                 round.waitingGroups.insert(gid)
@@ -451,16 +454,17 @@ public final class RaftHost: @unchecked Sendable {
             serveReads(g)
             maybeSnapshot(g)
             publishStatus(g)
-            if g.core.configuration.isMember(g.core.id) {
+            if g.core.configuration.isMember(g.replica) {
                 g.wasMember = true
             } else if g.wasMember {
                 destroy(g, reason: "removed from the group's configuration")
             }
         }
         // Wait a little for the write: requests arriving meanwhile share the next round.
-        if settings.walWaitMicros > 0, let last = rounds.last?.seq,
-           writer.wait(for: last, timeout: .now() + .microseconds(settings.walWaitMicros)) {
-            completeRounds(through: last)
+        if settings.walWaitMicros > 0, let last = rounds.last?.seq {
+            if writer.wait(for: last, timeout: .now() + .microseconds(settings.walWaitMicros)) {
+                completeRounds(through: last)
+            }
         }
     }
 
@@ -503,7 +507,7 @@ public final class RaftHost: @unchecked Sendable {
     }
 
     /// The writer made every round through `seq` durable.
-    private func completeRounds(through seq: UInt64) {
+    func completeRounds(through seq: UInt64) {
         while let first = rounds.first, first.seq <= seq {
             rounds.removeFirst()
             complete(first)
@@ -513,7 +517,7 @@ public final class RaftHost: @unchecked Sendable {
     /// A round is durable: the cores learn it and the messages that waited for it go out.
     private func complete(_ round: PendingRound) {
         for m in round.marks {
-            guard let g = groups[m.group], g.core.id == m.replica else { continue }
+            guard let g = groups[m.group], g.replica == m.replica else { continue }
             if let hs = m.hardState { g.durableHardState = hs }
             g.core.persisted(m.mark)
         }
@@ -544,7 +548,7 @@ public final class RaftHost: @unchecked Sendable {
 
     private func serveReads(_ g: HostedGroup) {
         guard !g.reads.isEmpty else { return }
-        let applied = g.core.appliedIndex
+        let applied = g.core.watermarks().applied
         for (id, r) in g.reads {
             guard let index = r.index, index <= applied else { continue }
             g.reads[id] = nil
@@ -557,8 +561,9 @@ public final class RaftHost: @unchecked Sendable {
         if g.statusMembers == nil || g.statusMembers!.configIndex != g.core.configIndex {
             g.statusMembers = (g.core.configIndex, g.core.configuration.voters.sorted(), g.core.configuration.learners.sorted())
         }
-        let st = GroupStatus(group: g.id, replica: g.core.id, role: g.core.role, leaderNode: leaderNode(g), term: g.core.term,
-                             commitIndex: g.core.commitIndex, appliedIndex: g.core.appliedIndex, lastIndex: g.core.lastIndex,
+        let w = g.core.watermarks()
+        let st = GroupStatus(group: g.id, replica: g.replica, role: g.core.role, leaderNode: leaderNode(g), term: g.core.term,
+                             commitIndex: w.commit, appliedIndex: w.applied, lastIndex: w.last,
                              voters: g.statusMembers!.voters, learners: g.statusMembers!.learners)
         statusBox.withLock { $0[g.id] = st }
     }

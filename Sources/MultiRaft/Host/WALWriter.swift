@@ -3,9 +3,9 @@ import Synchronization
 
 /// The host's storage thread: takes the records of host rounds as they are handed in and
 /// makes everything pending durable with one `WriteAheadLog.append` (one write, one
-/// fdatasync), so the host loop never waits for the disk. Rounds handed in while a sync runs
-/// share the next one. Completions are reported in order through `onDurable` with the
-/// sequence number of the newest round made durable.
+/// fdatasync), so the host loop never has to wait for the disk. Rounds handed in while a sync
+/// runs share the next one. Completions are reported in order, to a thread blocked in `wait`
+/// or else through `onDurable`, with the sequence number of the newest round made durable.
 ///
 /// Every use of the WAL after the host starts goes through here (`withWAL` for the rare
 /// synchronous ones), so the log is only ever touched by one thread at a time.
@@ -121,7 +121,9 @@ final class WALWriter: @unchecked Sendable {
                 return ready
             }
             for w in release { w.done.signal() }
-            onDurable(batch.seq)
+            // A released waiter completes the rounds itself (it waited for the newest one);
+            // otherwise the host learns it through its mailbox.
+            if release.isEmpty { onDurable(batch.seq) }
         }
     }
 }
