@@ -82,19 +82,14 @@ extension Simulation {
         let records = RecoveredGroup.records(for: SimStorage.group, ready: rd)
         if let snap = rd.snapshot {
             flush(rep, node: node)
-            rep.storage.persist(records)
             let meta = snap.metadata
             rep.storage.snapshot = snap
             rep.storage.chains = []
             rep.storage.baseIndex = meta.index
             rep.storage.baseChain = checker.chain(index: meta.index, term: meta.term) ?? mixChain(0, term: meta.term, kind: .normal, data: meta.index)
-            shadowDurable(rep, rd.entries)
-            if let hs = rd.hardState {
-                rep.durableTerm = hs.term
-                rep.durableVote = hs.vote
-            }
-            for m in rd.messages { send(m, group: group, fromNode: node.index) }
-            rep.core.persisted(rd.durableMark)
+            rep.unsynced.append(UnsyncedWrite(records: records, entries: rd.entries, hardState: rd.hardState,
+                                              mark: rd.durableMark, messages: rd.messages))
+            flush(rep, node: node)
         } else {
             // 2. Send: a leader whose term and vote are durable sends appends and heartbeats
             // at once; everything else waits for the write (or goes now if nothing waits).

@@ -7,6 +7,6 @@ enum Allocator {
         var version: UnsafePointer<CChar>?
         var size = MemoryLayout<UnsafePointer<CChar>?>.size
         guard mallctl("version", &version, &size, nil, 0) == 0, let version else { return "jemalloc" }
-        return "jemalloc " + String(cString: version).split(separator: "-").first.map(String.init)!
+        return "jemalloc " + String(String(cString: version).prefix { $0 != "-" })
     }
 }

@@ -5,7 +5,7 @@ extension RaftHost {
     func maybeSnapshot(_ g: HostedGroup) {
         let w = g.core.watermarks()
         let applied = w.applied
-        guard !g.snapshotWriting, applied > g.lastSnapshotIndex, snapshotDue(g) else { return }
+        guard !g.snapshotWriting, applied > g.lastSnapshotIndex, snapshotDue(g, applied: applied) else { return }
         // Committed entries are applied before this node's own copy is durable; a snapshot
         // never runs ahead of the durable log (it waits for a later round), so what a restart
         // finds on disk is always a snapshot plus the log that follows it.
@@ -93,9 +93,9 @@ extension RaftHost {
     /// Whether the entries applied since the last snapshot call for a new one: the byte bound,
     /// or the entry count once the entries also amount to `snapshotLogStatePercent` of the
     /// last snapshot's state (see `HostSettings`).
-    func snapshotDue(_ g: HostedGroup) -> Bool {
+    func snapshotDue(_ g: HostedGroup, applied: LogIndex) -> Bool {
         if g.bytesSinceSnapshot >= settings.snapshotLogBytes { return true }
-        guard g.core.watermarks().applied >= g.lastSnapshotIndex + settings.snapshotEntries else { return false }
+        guard applied >= g.lastSnapshotIndex + settings.snapshotEntries else { return false }
         let (scaled, overflow) = g.lastSnapshotStateBytes.multipliedReportingOverflow(by: settings.snapshotLogStatePercent)
         return !overflow && g.bytesSinceSnapshot >= scaled / 100
     }

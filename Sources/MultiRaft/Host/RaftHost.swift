@@ -472,24 +472,21 @@ public final class RaftHost: @unchecked Sendable {
     /// them. A hard state whose term and vote were already written waits as a lazy record
     /// unless the Ready writes entries anyway: a commit index need not be durable (a restarted
     /// replica relearns it from the leader), so it never costs an fdatasync of its own.
-    /// The hard state goes before the entries (see `RecoveredGroup.records(for:ready:)`).
     private func appendRecords(_ g: HostedGroup, _ rd: Ready, into records: inout [WALRecord]) -> Bool {
-        if let snap = rd.snapshot { records.append(.installedSnapshot(group: g.id, index: snap.metadata.index)) }
-        var wroteHardState = false
+        var toWrite = rd
         if let hs = rd.hardState {
             let written = g.writtenHardState
             if rd.entries.isEmpty && rd.snapshot == nil && hs.term == written.term && hs.vote == written.vote {
                 g.lazyHardState = hs
                 lazyGroups.insert(g.id)
+                toWrite.hardState = nil
             } else {
-                records.append(.hardState(group: g.id, state: hs))
                 g.writtenHardState = hs
                 g.lazyHardState = nil
-                wroteHardState = true
             }
         }
-        if !rd.entries.isEmpty { records.append(.entries(group: g.id, entries: rd.entries)) }
-        return wroteHardState
+        records.append(contentsOf: RecoveredGroup.records(for: g.id, ready: toWrite))
+        return toWrite.hardState != nil
     }
 
     /// The lazy records, and every group's lazy hard state, for the next write.

@@ -177,7 +177,6 @@ public final class WriteAheadLog {
     public func compact(group: GroupID, through index: LogIndex) throws(StorageError) {
         guard index > (compactedThrough[group] ?? 0) else { return }
         try append([.compacted(group: group, through: index)])
-        try deleteObsoleteSegments()
     }
 
     private func deleteObsoleteSegments() throws(StorageError) {
