@@ -130,6 +130,15 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         #expect(count.value == 100)
         // Snapshots were taken and the WAL compacted.
         #expect(hosts.allSatisfy { ($0.status(of: 1)?.appliedIndex ?? 0) >= 100 })
+        // The activity counters saw the work (published every tick): rounds with readies, and
+        // every replica sent appends or acknowledgements.
+        #expect(waitFor("activity") {
+            hosts.allSatisfy { h in
+                let a = h.activitySnapshot()
+                let appends = a.messagesSent[Int(Message.Kind.append.rawValue)] + a.messagesSent[Int(Message.Kind.appendResponse.rawValue)]
+                return a.rounds > 0 && a.readies >= a.rounds && appends > 0 && a.batchesSent > 0 && a.messagesReceived > 0
+            }
+        })
         hosts.forEach { $0.stop() }
         // Restart everything from disk.
         var machines: [[GroupID: ListMachine]] = []

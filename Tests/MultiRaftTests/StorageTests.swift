@@ -184,7 +184,7 @@ func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) {
         let done = DispatchGroup()
         for g in 0..<64 {
             done.enter()
-            Thread.detach {
+            Thread.detach(name: "test") {
                 for i in 1...perGroup {
                     try? log.append([.entries(group: GroupID(g), entries: makeEntries(LogIndex(i)...LogIndex(i), term: 1, size: 256))])
                 }

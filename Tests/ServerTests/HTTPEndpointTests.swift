@@ -1,4 +1,5 @@
 import Foundation
+import MultiRaft
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -129,8 +130,15 @@ struct HTTPEndpointTests {
         metrics.requestTimer("GET").recordNanoseconds(150_000)
         metrics.requestTimer("NO-SUCH-COMMAND").recordNanoseconds(1_000)
         let samples = [NodeMetrics.ShardSample(shard: 4, isLeader: true, term: 7, commitIndex: 12, appliedIndex: 11)]
+        var activity = HostActivity()
+        activity.rounds = 5
+        activity.readies = 9
+        activity.batchesSent = 4
+        activity.messagesReceived = 6
+        activity.messagesSent[Int(Message.Kind.append.rawValue)] = 7
+        let scraped = activity
         let routes = HTTPRoutes(health: { NodeHealth(problems: []) }, status: { "{}" },
-                                metrics: { metrics.render(shards: samples) })
+                                metrics: { metrics.render(shards: samples, activity: scraped) })
         try await Self.withListener(routes) { port in
             let response = try Self.get("/metrics", port: port)
             #expect(response.status == 200)
@@ -148,7 +156,22 @@ struct HTTPEndpointTests {
             #expect(text.contains(#"mystore_request_seconds_count{command="GET"} 1"#))
             #expect(text.contains(#"mystore_request_seconds_count{command="OTHER"} 1"#))
             #expect(!text.contains("NO-SUCH-COMMAND"))
+            #expect(text.contains("mystore_raft_rounds_total 5"))
+            #expect(text.contains("mystore_raft_readies_total 9"))
+            #expect(text.contains("mystore_raft_batches_sent_total 4"))
+            #expect(text.contains("mystore_raft_messages_received_total 6"))
+            #expect(text.contains(#"mystore_raft_messages_sent_total{kind="append"} 7"#))
+            #expect(text.contains(#"mystore_raft_messages_sent_total{kind="appendResponse"} 0"#))
         }
+        // A second scrape with the same activity does not count it twice.
+        let again = String(decoding: metrics.render(shards: samples, activity: {
+            var a = HostActivity()
+            a.rounds = 5
+            a.messagesSent[Int(Message.Kind.append.rawValue)] = 7
+            return a
+        }()), as: UTF8.self)
+        #expect(again.contains("mystore_raft_rounds_total 5"))
+        #expect(again.contains(#"mystore_raft_messages_sent_total{kind="append"} 7"#))
     }
 
     /// A one-node cluster's Raft host (no peer transport, so no ports besides HTTP): health turns

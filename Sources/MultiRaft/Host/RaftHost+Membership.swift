@@ -58,7 +58,7 @@ extension RaftHost {
     /// retries after its probe interval.
     func sendSnapshot(_ g: HostedGroup, _ m: Message, to dest: NodeID) {
         guard let snap = m.snapshot else { return }
-        guard snap.data.isEmpty else { return transport.send([(group: g.id, message: m)], to: dest) }
+        guard snap.data.isEmpty else { return send([(group: g.id, message: m)], to: dest) }
         guard !g.snapshotsSending.contains(m.to), snapshotSends < settings.maxSnapshotSends else { return }
         let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: g.id, index: snap.metadata.index)
         g.snapshotsSending.insert(m.to)

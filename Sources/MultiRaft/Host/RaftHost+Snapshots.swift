@@ -16,7 +16,7 @@ extension RaftHost {
             // the other groups' ticks, heartbeats and writes.
             g.snapshotWriting = true
             let directory = snapshotDirectory, gid = g.id, replica = g.core.id, level = settings.snapshotCompressionLevel
-            detachThread { [weak self] in
+            detachThread(name: "snapshot-write") { [weak self] in
                 var failure: String?
                 var stateBytes: UInt64 = 0
                 do {

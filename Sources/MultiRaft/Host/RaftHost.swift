@@ -99,6 +99,9 @@ public final class RaftHost: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(false)
     private let statusBox = Mutex<[GroupID: GroupStatus]>([:])
+    /// What the host thread did (host thread only), published to `activityBox` every tick.
+    var activity = HostActivity()
+    private let activityBox = Mutex(HostActivity())
     /// Proposal and read ids. Random start: entries proposed by an earlier run of this node
     /// are still applied after a restart and must never match a new request's id.
     private var nextID = UInt64.random(in: 1...(UInt64.max >> 1))
@@ -190,7 +193,7 @@ public final class RaftHost: @unchecked Sendable {
         running.store(true, ordering: .sequentiallyConsistent)
         for g in groups.values { publishStatus(g) }
         writer.start()
-        Thread.detach { [self] in loop() }
+        Thread.detach(name: "raft-host") { [self] in loop() }
     }
 
     public func stop() {
@@ -258,6 +261,15 @@ public final class RaftHost: @unchecked Sendable {
 
     func forgetStatus(_ group: GroupID) { statusBox.withLock { $0[group] = nil } }
 
+    /// Counts of the host's work (rounds, readies, messages), as of its last tick.
+    public func activitySnapshot() -> HostActivity { activityBox.withLock { $0 } }
+
+    /// Hands a batch of Raft messages for one node to the transport.
+    func send(_ batch: [(group: GroupID, message: Message)], to node: NodeID) {
+        activity.sent(batch)
+        transport.send(batch, to: node)
+    }
+
     public func takeNotes() -> [String] { notes.withLock { n in defer { n = [] }; return n } }
 
     public func note(_ s: String) { notes.withLock { $0.append(s) } }
@@ -275,6 +287,8 @@ public final class RaftHost: @unchecked Sendable {
                 if nextTick < t { nextTick = t + Double(settings.tickMillis) / 1000 }
                 for g in groups.values { g.core.tick() }
                 expireRequests(now: t)
+                let a = activity
+                activityBox.withLock { $0 = a }
                 if rounds.isEmpty && (!lazyRecords.isEmpty || !lazyGroups.isEmpty) {
                     // Idle: write what was waiting for company.
                     _ = writer.submit(takeLazyRecords())
@@ -293,6 +307,7 @@ public final class RaftHost: @unchecked Sendable {
     private func handle(_ input: Input) {
         switch input {
         case .messages(let batch):
+            activity.messagesReceived += UInt64(batch.count)
             for (gid, m) in batch {
                 guard let g = groups[gid] ?? createGroup(gid, for: m) else { continue }
                 if m.kind == .snapshot && !acceptSnapshotFile(g, m) { continue }
@@ -409,7 +424,9 @@ public final class RaftHost: @unchecked Sendable {
             readies.append((g, rd))
         }
         guard !readies.isEmpty else { return }
-        for (dest, batch) in early { transport.send(batch, to: dest) }
+        activity.rounds += 1
+        activity.readies += UInt64(readies.count)
+        for (dest, batch) in early { send(batch, to: dest) }
         if !records.isEmpty {
             records.append(contentsOf: takeLazyRecords())
             round.seq = writer.submit(records)
@@ -528,7 +545,7 @@ public final class RaftHost: @unchecked Sendable {
             }
             outbox[dest, default: []].append((g.id, m))
         }
-        for (dest, batch) in outbox { transport.send(batch, to: dest) }
+        for (dest, batch) in outbox { send(batch, to: dest) }
     }
 
     private func apply(_ g: HostedGroup, _ entries: [Entry]) {

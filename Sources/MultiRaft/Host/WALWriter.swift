@@ -38,7 +38,7 @@ final class WALWriter: @unchecked Sendable {
     func start() {
         guard !started else { return }
         started = true
-        Thread.detach { [self] in run() }
+        Thread.detach(name: "wal-writer") { [self] in run() }
     }
 
     /// Hands `records` to the writer; returns the round's sequence number (reported to

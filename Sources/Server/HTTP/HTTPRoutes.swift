@@ -55,7 +55,7 @@ extension HTTPRoutes {
         HTTPRoutes(
             health: { NodeHealth.evaluate(hostRunning: hostRunning.withLockedValue { $0 }, statuses: node.host.status()) },
             status: { router.statusJSON() },
-            metrics: { metrics.render(shards: NodeMetrics.samples(node.host.status())) }
+            metrics: { metrics.render(shards: NodeMetrics.samples(node.host.status()), activity: node.host.activitySnapshot()) }
         )
     }
 }

@@ -33,6 +33,13 @@ final class NodeMetrics: Sendable {
     private let otherRequests: CoreMetrics.Timer
     private let proposals = NIOLockedValueBox<[Int: CoreMetrics.Counter]>([:])
     private let shardGauges = NIOLockedValueBox<[Int: ShardGauges]>([:])
+    /// The Raft host's activity as last exported; counters advance by the difference.
+    private let exportedActivity = NIOLockedValueBox(HostActivity())
+    private let rounds: CoreMetrics.Counter
+    private let readies: CoreMetrics.Counter
+    private let batchesSent: CoreMetrics.Counter
+    private let messagesReceived: CoreMetrics.Counter
+    private let messagesSent: [CoreMetrics.Counter]
 
     /// The four per-shard gauges, refreshed from the Raft host's status at scrape time.
     private struct ShardGauges {
@@ -67,6 +74,13 @@ final class NodeMetrics: Sendable {
         }
         requestTimers = timers
         otherRequests = CoreMetrics.Timer(label: "mystore_request_seconds", dimensions: [("command", Self.otherCommand)], factory: factory)
+        rounds = CoreMetrics.Counter(label: "mystore_raft_rounds_total", factory: factory)
+        readies = CoreMetrics.Counter(label: "mystore_raft_readies_total", factory: factory)
+        batchesSent = CoreMetrics.Counter(label: "mystore_raft_batches_sent_total", factory: factory)
+        messagesReceived = CoreMetrics.Counter(label: "mystore_raft_messages_received_total", factory: factory)
+        messagesSent = Message.Kind.allCases.map {
+            CoreMetrics.Counter(label: "mystore_raft_messages_sent_total", dimensions: [("kind", "\($0)")], factory: factory)
+        }
     }
 
     private static let bootstrapped = NIOLockedValueBox(false)
@@ -131,7 +145,14 @@ final class NodeMetrics: Sendable {
     }
 
     /// The Prometheus text exposition, after refreshing the per-shard gauges from `shards`.
-    func render(shards: [ShardSample]) -> [UInt8] {
+    func render(shards: [ShardSample], activity: HostActivity = HostActivity()) -> [UInt8] {
+        let last = exportedActivity.withLockedValue { old in defer { old = activity }; return old }
+        func advance(_ c: CoreMetrics.Counter, _ new: UInt64, _ old: UInt64) { if new > old { c.increment(by: Int64(new - old)) } }
+        advance(rounds, activity.rounds, last.rounds)
+        advance(readies, activity.readies, last.readies)
+        advance(batchesSent, activity.batchesSent, last.batchesSent)
+        advance(messagesReceived, activity.messagesReceived, last.messagesReceived)
+        for (k, c) in messagesSent.enumerated() { advance(c, activity.messagesSent[k], last.messagesSent[k]) }
         for s in shards {
             let gauges = gauges(shard: s.shard)
             gauges.isLeader.record(s.isLeader ? 1 : 0)

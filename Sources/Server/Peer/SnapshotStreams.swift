@@ -59,7 +59,7 @@ final class SnapshotStreams: @unchecked Sendable {
         guard let file = try? DurableFile(path: path, mode: .readOnly) else { return done(false) }
         counters.withLockedValue { $0.sending += 1 }
         let box = UncheckedBox(file)
-        detachThread { [self] in
+        detachThread(name: "snapshot-send") { [self] in
             let ok: Bool
             do {
                 try stream(group: group, message: message, file: box.value, to: address)
@@ -201,7 +201,7 @@ final class SnapshotStreams: @unchecked Sendable {
     func finish(_ inbound: Inbound, reply: @escaping @Sendable (PeerFrame) -> Void) {
         inbound.finished = true
         let box = UncheckedBox(inbound)
-        detachThread { [self] in
+        detachThread(name: "snapshot-recv") { [self] in
             let inbound = box.value
             do {
                 guard inbound.received == inbound.size else {
