@@ -191,6 +191,11 @@ final class Worker: @unchecked Sendable {
         while true {
             let p = control.phase.load(ordering: .relaxed)
             if p == Phase.stop.rawValue { break }
+            // A count-bounded run is over for this worker once the count is used up and its
+            // replies are in, also when its connections never got a request (a count below
+            // the connection count) and so never see an event.
+            if control.bounded && p == Phase.measure.rawValue && control.remaining.load(ordering: .relaxed) <= 0
+                && connections.allSatisfy({ $0.inFlight == 0 }) { break }
             let n = poll(&fds, nfds_t(fds.count), 100)
             if n < 0 && errno != EINTR { failure = "poll: \(String(cString: strerror(errno)))"; break }
             if n <= 0 {
