@@ -1,6 +1,6 @@
 /// Counts of what the host thread did since it started, for metrics: how much work each round
 /// of group commit carries (readies per round, messages per frame) tells whether batching works.
-public struct HostActivity: Sendable, Equatable {
+public struct HostActivity: Sendable {
     /// Rounds of group commit that handled at least one Ready.
     public var rounds: UInt64 = 0
     /// Readies handled (one per group with work, per round).

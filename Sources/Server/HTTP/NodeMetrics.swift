@@ -144,8 +144,9 @@ final class NodeMetrics: Sendable {
         }
     }
 
-    /// The Prometheus text exposition, after refreshing the per-shard gauges from `shards`.
-    func render(shards: [ShardSample], activity: HostActivity = HostActivity()) -> [UInt8] {
+    /// The Prometheus text exposition, after refreshing the per-shard gauges from `shards` and
+    /// advancing the Raft counters to `activity` (the host's, as it stands: counts only grow).
+    func render(shards: [ShardSample], activity: HostActivity) -> [UInt8] {
         let last = exportedActivity.withLockedValue { old in defer { old = activity }; return old }
         func advance(_ c: CoreMetrics.Counter, _ new: UInt64, _ old: UInt64) { if new > old { c.increment(by: Int64(new - old)) } }
         advance(rounds, activity.rounds, last.rounds)
