@@ -10,7 +10,9 @@
 #   MyStore: a 3-node release cluster (ports 17001-17003, peers +200, HTTP +100) in a temp dir,
 #            driven by mystore-bench (routing `leader`: keys sent to their shard leader's node,
 #            and `any`: connections spread over the nodes, which forward) and by redis-benchmark
-#            (one node, and --cluster); then a 1-shard cluster at 256 clients for the shard knob.
+#            (one node, and --cluster). The shard knob is measured apart: SHARD_PAIRS pairs of fresh
+#            clusters (SHARDS shards, then 1 shard), each filled with every key and run at the top
+#            client count back to back; the ratio reported is the median of the pairs' ratios.
 #   etcd:    3 members of Debian's etcd-server (client ports 17401-17403), driven by etcd's own
 #            benchmark tool (tools/benchmark of Debian's etcd 3.4 source, built here when missing).
 #   Redis:   one redis-server with --appendonly yes --appendfsync always (port 17501), driven by
@@ -26,7 +28,8 @@
 #   CLIENTS="1 16 64 256"         concurrency levels
 #   DURATION=8                    measured seconds per point (count-based tools aim for this)
 #   SHARDS=16                     MyStore shard count of the main cluster
-#   SHARD_COMPARE=1               also run a 1-shard MyStore cluster at the highest client count
+#   SHARD_COMPARE=1               also compare SHARDS shards with 1 shard at the highest client count
+#   SHARD_PAIRS=3                 fresh-cluster pairs for that comparison (runs here vary by ±10%)
 #   KEEP=0                        keep the work directory (data, logs) at the end
 #   TOOLS_DIR=.bench-data/tools   where the etcd benchmark tool is built and kept
 set -euo pipefail
@@ -38,6 +41,7 @@ CLIENTS=${CLIENTS:-"1 16 64 256"}
 DURATION=${DURATION:-8}
 SHARDS=${SHARDS:-16}
 SHARD_COMPARE=${SHARD_COMPARE:-1}
+SHARD_PAIRS=${SHARD_PAIRS:-3}
 KEEP=${KEEP:-0}
 TOOLS_DIR=${TOOLS_DIR:-$ROOT/.bench-data/tools}
 KEYS=100000
@@ -255,11 +259,17 @@ run_mystore() {
   done
   stop_all
   if [[ $SHARD_COMPARE == 1 && $SHARDS != 1 ]]; then
-    local top=${CLIENTS##* }
-    mystore_start 1
-    mystore_bench put "$top" leader "mystore-bench" "MyStore 1 shard"
-    mystore_bench put "$top" any "mystore-bench any" "MyStore 1 shard"
-    stop_all
+    # Back-to-back pairs of fresh clusters, prepared the same way, so that the two shard counts
+    # meet the same machine state; one run of each differs by up to ±10% on this machine.
+    local top=${CLIENTS##* } pair
+    for pair in $(seq "$SHARD_PAIRS"); do
+      mystore_start "$SHARDS"
+      mystore_bench put "$top" leader "mystore-bench" "MyStore $SHARDS shards, pair $pair"
+      stop_all
+      mystore_start 1
+      mystore_bench put "$top" leader "mystore-bench" "MyStore 1 shard, pair $pair"
+      stop_all
+    done
   fi
 }
 
@@ -445,10 +455,17 @@ for w in ("put", "get"):
                 result[key][f"{w}_{c}"] = {"throughput": ratio(m["rps"], base["rps"]), "p99": ratio(m["p99"], base["p99"]),
                                            "server_cpu_per_op": ratio(m["server"], base["server"])}
 top = max([r["clients"] for r in recs] or [0])
-one = find("MyStore 1 shard", "mystore-bench", "put", top)
-many = find("MyStore", "mystore-bench", "put", top)
-if one and many and one["rps"]:
-    result[f"put_{top}_{shards}_shards_vs_1_shard"] = ratio(many["rps"], one["rps"])
+pairs = []
+while True:
+    many = find(f"MyStore {shards} shards, pair {len(pairs) + 1}", "mystore-bench", "put", top)
+    one = find(f"MyStore 1 shard, pair {len(pairs) + 1}", "mystore-bench", "put", top)
+    if not (many and one):
+        break
+    pairs.append({f"{shards}_shards": round(many["rps"]), "1_shard": round(one["rps"]), "ratio": ratio(many["rps"], one["rps"])})
+ratios = sorted(p["ratio"] for p in pairs if p["ratio"] is not None)
+if ratios:
+    result["shard_pairs"] = pairs
+    result[f"put_{top}_{shards}_shards_vs_1_shard"] = ratios[len(ratios) // 2] if len(ratios) % 2 else round((ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2, 2)
 goals = {}
 for c in (64, 256):
     v = result["vs_etcd"].get(f"put_{c}")
