@@ -415,7 +415,7 @@ log "done in $((SECONDS - started)) s"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr); load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$ROWS" "$SHARDS" <<'EOF'
-import json, sys
+import json, statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 shards = sys.argv[2]
 def num(x):
@@ -462,10 +462,10 @@ while True:
     if not (many and one):
         break
     pairs.append({f"{shards}_shards": round(many["rps"]), "1_shard": round(one["rps"]), "ratio": ratio(many["rps"], one["rps"])})
-ratios = sorted(p["ratio"] for p in pairs if p["ratio"] is not None)
+ratios = [p["ratio"] for p in pairs if p["ratio"] is not None]
 if ratios:
     result["shard_pairs"] = pairs
-    result[f"put_{top}_{shards}_shards_vs_1_shard"] = ratios[len(ratios) // 2] if len(ratios) % 2 else round((ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2, 2)
+    result[f"put_{top}_{shards}_shards_vs_1_shard"] = round(statistics.median(ratios), 2)
 goals = {}
 for c in (64, 256):
     v = result["vs_etcd"].get(f"put_{c}")

@@ -5,10 +5,8 @@ struct StoreKey: Hashable, Comparable, Sendable {
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    static func == (lhs: StoreKey, rhs: StoreKey) -> Bool { lhs.bytes == rhs.bytes }
-
     /// The bytes in one call: `[UInt8]`'s own hashing feeds the hasher one byte at a time, which
-    /// was most of the cost of finding a key in the store.
+    /// was a large part of the cost of finding a key in the store.
     func hash(into hasher: inout Hasher) {
         bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
