@@ -36,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
         // CRC-32C with the CPU's instruction where there is one (chosen at run time).
         .target(name: "CCRC32C"),
+        // sys/epoll.h for the load generator.
+        .target(name: "CEpoll"),
         // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
         .target(name: "MultiRaft", dependencies: ["CZlib", "CCRC32C"], swiftSettings: optimizedInDebug),
         // Deterministic whole-cluster simulator of the Raft core, with safety checkers.
@@ -48,6 +50,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
+                "CEpoll",
                 "MultiRaft",
                 "ShardRouter",
                 "MyStoreClient",

@@ -58,8 +58,9 @@ struct NodeConfig: Hashable, Sendable {
     var snapshotLogStatePercent = 100
     /// zlib level of snapshot files: 1 (fastest) to 9 (smallest). Default 1.
     var snapshotCompressionLevel = 1
-    /// Threads serving client and peer connections; 0 means one per core. Default 0.
-    var ioThreads = 0
+    /// Threads serving client and peer connections; 0 means one per core. Default 1: one
+    /// thread serves the node's connections and runs its Raft groups (see `raft_host`).
+    var ioThreads = 1
     /// Snapshot streams to other nodes are paced to this many bytes per second each; 0 means
     /// unpaced. Default 104857600 (bytes per second, 100 MiB/s).
     var snapshotSendBytesPerSecond = 100 << 20
@@ -71,8 +72,23 @@ struct NodeConfig: Hashable, Sendable {
     var rebalanceMaxMoves = 2
     /// How long a Raft round waits for its WAL write before the node goes on without it:
     /// requests arriving meanwhile share the next round, and a slower fdatasync holds back
-    /// nothing the other replicas can commit. 0 never waits. Default 2000 (microseconds).
+    /// nothing the other replicas can commit. 0 never waits; an event loop never does.
+    /// Default 2000 (microseconds).
     var walWaitMicroseconds = 2_000
+    /// Where the node's Raft groups run: `thread` (a thread of their own, handing work to and
+    /// from the connection threads), `event_loop` (on the first connection thread, between its
+    /// reads and writes, so requests, replies and Raft messages change threads only for the
+    /// WAL sync) or `auto`: `event_loop` with one I/O thread, else `thread`. Default auto.
+    var raftHost = RaftHostPlacement.auto
+
+    /// Whether the Raft host runs on an event loop (`raft_host`, `auto` resolved).
+    var raftOnEventLoop: Bool {
+        switch raftHost {
+        case .thread: false
+        case .eventLoop: true
+        case .auto: ioThreads == 1
+        }
+    }
 
     /// Every setting's name (as written in the file), what it accepts, and how to set it.
     static let settings: [NodeConfigSetting] = [
@@ -103,6 +119,11 @@ struct NodeConfig: Hashable, Sendable {
         .integer("rebalance_max_moves", 1...64) { $0.rebalanceMaxMoves = $1 },
         .integer("wal_wait_us", 0...1_000_000) { $0.walWaitMicroseconds = $1 },
         .integer("request_timeout_ms", 100...600_000) { $0.requestTimeoutMilliseconds = $1 },
+        NodeConfigSetting(key: "raft_host", expected: "auto, thread or event_loop") { config, text in
+            guard let p = RaftHostPlacement(rawValue: text) else { return false }
+            config.raftHost = p
+            return true
+        },
         NodeConfigSetting(key: "client_redirects", expected: "forward or moved") { config, text in
             switch text {
             case "forward": config.redirectWithMoved = false
@@ -123,6 +144,13 @@ struct NodeConfig: Hashable, Sendable {
         }
         return nil
     }
+}
+
+/// Where a node runs its Raft groups (`raft_host`).
+enum RaftHostPlacement: String, Hashable, Sendable {
+    case auto
+    case thread
+    case eventLoop = "event_loop"
 }
 
 /// One named setting: what it accepts, and how a valid value is stored.

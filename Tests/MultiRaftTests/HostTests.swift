@@ -60,6 +60,23 @@ final class LoopbackTransport: RaftTransport, @unchecked Sendable {
     }
 }
 
+/// Runs a host on a serial dispatch queue instead of a thread of its own (the executor mode
+/// a node uses to run its host on an event loop).
+final class QueueExecutor: HostExecutor, @unchecked Sendable {
+    let queue = DispatchQueue(label: "host-executor")
+    private let key = DispatchSpecificKey<Bool>()
+    init() { queue.setSpecific(key: key, value: true) }
+    var inExecutor: Bool { DispatchQueue.getSpecific(key: key) == true }
+    func execute(_ work: @escaping @Sendable () -> Void) { queue.async(execute: work) }
+    func repeatEvery(milliseconds: Int, _ work: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let timer = Box(DispatchSource.makeTimerSource(queue: queue))
+        timer.value.schedule(deadline: .now() + .milliseconds(milliseconds), repeating: .milliseconds(milliseconds))
+        timer.value.setEventHandler(handler: work)
+        timer.value.resume()
+        return { timer.value.cancel() }
+    }
+}
+
 final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v } }
 
 func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
@@ -72,13 +89,15 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
 }
 
 @Suite(.serialized) struct HostTests {
-    func makeHost(_ node: NodeID, dir: TempDir, transport: LoopbackTransport, groups: [GroupID], snapshotEntries: UInt64 = 20_000) throws -> (RaftHost, [GroupID: ListMachine]) {
+    func makeHost(_ node: NodeID, dir: TempDir, transport: LoopbackTransport, groups: [GroupID], snapshotEntries: UInt64 = 20_000,
+                  onExecutor: Bool = false) throws -> (RaftHost, [GroupID: ListMachine]) {
         var s = HostSettings()
         s.tickMillis = 10
         s.snapshotEntries = snapshotEntries
         s.keepTrailingEntries = 5
         let wal = try WriteAheadLog(settings: WALSettings(directory: dir.path + "/n\(node)/wal"))
         let host = RaftHost(node: node, settings: s, wal: wal, snapshotDirectory: dir.path + "/n\(node)/snap", transport: transport)
+        if onExecutor { host.executor = QueueExecutor() }
         var machines: [GroupID: ListMachine] = [:]
         for g in groups {
             let m = ListMachine()
@@ -106,12 +125,13 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         return false
     }
 
-    @Test func threeHostsElectCommitReadAndRecover() throws {
+    /// Both ways of running a host: a thread of its own, and an executor's thread.
+    @Test(arguments: [false, true]) func threeHostsElectCommitReadAndRecover(onExecutor: Bool) throws {
         let dir = TempDir("host")
         defer { dir.cleanup() }
         let t = LoopbackTransport()
         var hosts: [RaftHost] = []
-        for n: NodeID in 1...3 { hosts.append(try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30).0) }
+        for n: NodeID in 1...3 { hosts.append(try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30, onExecutor: onExecutor).0) }
         hosts.forEach { $0.start() }
         for g: GroupID in [1, 2] {
             #expect(waitFor("leader") { hosts.contains { $0.status(of: g)?.role == .leader } })
@@ -144,7 +164,7 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         var machines: [[GroupID: ListMachine]] = []
         hosts = []
         for n: NodeID in 1...3 {
-            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30)
+            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30, onExecutor: onExecutor)
             hosts.append(h)
             machines.append(m)
         }
@@ -155,14 +175,14 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         hosts.forEach { $0.stop() }
     }
 
-    @Test func laggingHostCatchesUpThroughSnapshot() throws {
+    @Test(arguments: [false, true]) func laggingHostCatchesUpThroughSnapshot(onExecutor: Bool) throws {
         let dir = TempDir("host-snap")
         defer { dir.cleanup() }
         let t = LoopbackTransport()
         var hosts: [RaftHost] = []
         var machines: [[GroupID: ListMachine]] = []
         for n: NodeID in 1...3 {
-            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [7], snapshotEntries: 20)
+            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [7], snapshotEntries: 20, onExecutor: onExecutor)
             hosts.append(h)
             machines.append(m)
         }

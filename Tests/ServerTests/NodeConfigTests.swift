@@ -80,6 +80,18 @@ struct NodeConfigTests {
         }
     }
 
+    @Test func raftHostFollowsIOThreadsUnlessSet() throws {
+        let load = { (o: [String]) in try NodeConfig.load(file: nil, environment: [:], overrides: o) }
+        #expect(try load([]).raftOnEventLoop)                                       // auto, one I/O thread
+        #expect(try !load(["io_threads=2"]).raftOnEventLoop)                        // auto, two
+        #expect(try !load(["io_threads=0"]).raftOnEventLoop)                        // auto, one per core
+        #expect(try !load(["raft_host=thread"]).raftOnEventLoop)
+        #expect(try load(["raft_host=event_loop", "io_threads=4"]).raftOnEventLoop)
+        #expect(throws: ConfigError(location: "--set raft_host=loop", message: #"raft_host expects auto, thread or event_loop, got "loop""#)) {
+            try load(["raft_host=loop"])
+        }
+    }
+
     /// The shipped config file must parse and list every setting with the built-in defaults.
     @Test func shippedConfigFileMatchesDefaults() throws {
         let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")

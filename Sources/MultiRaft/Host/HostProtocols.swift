@@ -128,3 +128,15 @@ public struct GroupStatus: Sendable, Equatable {
     public var voters: [ReplicaID]
     public var learners: [ReplicaID]
 }
+
+/// Runs the host loop on a thread that has other work too (an event loop), instead of a
+/// thread of its own: inputs then reach the host without waking another thread, and what the
+/// host sends and completes runs on that thread at once.
+public protocol HostExecutor: Sendable {
+    /// Whether the caller runs on the executor's thread.
+    var inExecutor: Bool { get }
+    /// Runs `work` on the executor's thread, after what is queued there now.
+    func execute(_ work: @escaping @Sendable () -> Void)
+    /// Runs `work` every `milliseconds` until the returned closure is called.
+    func repeatEvery(milliseconds: Int, _ work: @escaping @Sendable () -> Void) -> @Sendable () -> Void
+}

@@ -115,6 +115,15 @@ public final class RaftHost: @unchecked Sendable {
     /// Asked on the host thread when a leader contacts a replica this node does not host
     /// (a replica being added to a group): the state machine to host it with, or nil to ignore.
     public var groupFactory: (@Sendable (GroupID) -> (any GroupStateMachine)?)?
+    /// Where the host loop runs: nil for a thread of its own, or an executor (an event loop)
+    /// whose thread then does the host's work between its other tasks. Set before `start`.
+    public var executor: (any HostExecutor)?
+    /// The executor's tick timer (executor mode), cancelled by `stop`.
+    private var cancelTicks: (@Sendable () -> Void)?
+    /// The next tick's time (host thread only).
+    private var nextTick = 0.0
+    /// Held by each pass in executor mode, so `stop` can wait for the one running.
+    private let passLock = Mutex(())
 
     public init(node: NodeID, settings: HostSettings, wal: WriteAheadLog, snapshotDirectory: String, transport: any RaftTransport) {
         self.node = node
@@ -193,13 +202,26 @@ public final class RaftHost: @unchecked Sendable {
         running.store(true, ordering: .sequentiallyConsistent)
         for g in groups.values { publishStatus(g) }
         writer.start()
-        Thread.detach(name: "raft-host") { [self] in loop() }
+        nextTick = now() + Double(settings.tickMillis) / 1000
+        if let executor {
+            cancelTicks = executor.repeatEvery(milliseconds: settings.tickMillis) { [self] in runPass() }
+            executor.execute { [self] in runPass() }
+        } else {
+            Thread.detach(name: "raft-host") { [self] in loop() }
+        }
     }
 
     public func stop() {
         guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
-        wake.signal()
-        stopped.wait()
+        if let executor {
+            cancelTicks?()
+            // A pass running now finishes before this returns (unless this is that thread);
+            // later ones see `running` false. No task is needed: the executor may be gone.
+            if !executor.inExecutor { passLock.withLock { _ in } }
+        } else {
+            wake.signal()
+            stopped.wait()
+        }
         writer.stop()
     }
 
@@ -208,7 +230,12 @@ public final class RaftHost: @unchecked Sendable {
             box.append(input)
             return box.count == 1
         }
-        if first { wake.signal() }
+        guard first else { return }
+        if let executor {
+            executor.execute { [self] in runPass() }
+        } else {
+            wake.signal()
+        }
     }
 
     // MARK: - Inputs (any thread)
@@ -276,32 +303,46 @@ public final class RaftHost: @unchecked Sendable {
 
     // MARK: - The loop
 
+    /// The host's own thread: passes until stopped, sleeping while there is nothing to do.
     private func loop() {
-        var nextTick = now() + Double(settings.tickMillis) / 1000
         while running.load(ordering: .sequentiallyConsistent) {
-            let inputs = mailbox.withLock { box in defer { box = [] }; return box }
-            for input in inputs { handle(input) }
-            let t = now()
-            if t >= nextTick {
-                nextTick += Double(settings.tickMillis) / 1000
-                if nextTick < t { nextTick = t + Double(settings.tickMillis) / 1000 }
-                for g in groups.values { g.core.tick() }
-                expireRequests(now: t)
-                let a = activity
-                activityBox.withLock { $0 = a }
-                if rounds.isEmpty && (!lazyRecords.isEmpty || !lazyGroups.isEmpty) {
-                    // Idle: write what was waiting for company.
-                    _ = writer.submit(takeLazyRecords())
-                }
-            }
-            processReady()
-            let hasWork = mailbox.withLock { !$0.isEmpty } || groups.values.contains { $0.core.pollReady() }
-            if !hasWork {
+            if !pass() {
                 let wait = max(0, nextTick - now())
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
             }
         }
         stopped.signal()
+    }
+
+    /// Executor mode: one pass, and another one queued behind the executor's other work
+    /// while there is more to do (new inputs queue their own).
+    private func runPass() {
+        let more = passLock.withLock { _ in running.load(ordering: .sequentiallyConsistent) && pass() }
+        if more && !mailbox.withLock({ !$0.isEmpty }) {
+            executor?.execute { [self] in runPass() }
+        }
+    }
+
+    /// One iteration of the host loop: inputs, the tick when due, one round. Returns whether
+    /// there is more to do right away.
+    private func pass() -> Bool {
+        let inputs = mailbox.withLock { box in defer { box = [] }; return box }
+        for input in inputs { handle(input) }
+        let t = now()
+        if t >= nextTick {
+            nextTick += Double(settings.tickMillis) / 1000
+            if nextTick < t { nextTick = t + Double(settings.tickMillis) / 1000 }
+            for g in groups.values { g.core.tick() }
+            expireRequests(now: t)
+            let a = activity
+            activityBox.withLock { $0 = a }
+            if rounds.isEmpty && (!lazyRecords.isEmpty || !lazyGroups.isEmpty) {
+                // Idle: write what was waiting for company.
+                _ = writer.submit(takeLazyRecords())
+            }
+        }
+        processReady()
+        return mailbox.withLock { !$0.isEmpty } || groups.values.contains { $0.core.pollReady() }
     }
 
     private func handle(_ input: Input) {
@@ -477,8 +518,9 @@ public final class RaftHost: @unchecked Sendable {
                 destroy(g, reason: "removed from the group's configuration")
             }
         }
-        // Wait a little for the write: requests arriving meanwhile share the next round.
-        if settings.walWaitMicros > 0, let last = rounds.last?.seq {
+        // Wait a little for the write: requests arriving meanwhile share the next round. Never
+        // on an executor's thread, which has other work to do meanwhile.
+        if executor == nil, settings.walWaitMicros > 0, let last = rounds.last?.seq {
             if writer.wait(for: last, timeout: .now() + .microseconds(settings.walWaitMicros)) {
                 completeRounds(through: last)
             }

@@ -86,6 +86,7 @@ final class ClusterNode: @unchecked Sendable {
         settings.walWaitMicros = plan.config.walWaitMicroseconds
         host = RaftHost(node: selfID, settings: settings, wal: wal, snapshotDirectory: data + "/snapshots", transport: transport)
         host.groupFactory = { [weak self] gid in self?.makeStateMachine(gid) }
+        if plan.config.raftOnEventLoop { host.executor = EventLoopHostExecutor(loop: eventLoop) }
         streams.onSnapshot = { [host] g, m, f in host.receiveSnapshot(group: g, message: m, file: f) }
 
         do {
@@ -211,4 +212,18 @@ final class ClusterNode: @unchecked Sendable {
     }
 
     func node(of address: NodeAddress) -> NodeID? { meta.node(at: address)?.id }
+}
+
+/// Runs the Raft host on an event loop (`raft_host = event_loop`).
+struct EventLoopHostExecutor: HostExecutor {
+    let loop: any EventLoop
+
+    var inExecutor: Bool { loop.inEventLoop }
+
+    func execute(_ work: @escaping @Sendable () -> Void) { loop.execute(work) }
+
+    func repeatEvery(milliseconds: Int, _ work: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(milliseconds)), delay: .milliseconds(Int64(milliseconds))) { _ in work() }
+        return { task.cancel() }
+    }
 }
