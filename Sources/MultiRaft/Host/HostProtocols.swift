@@ -106,6 +106,9 @@ public struct HostSettings: Sendable {
     public var maxInputsPerIteration = 10_000
     /// Snapshot transfers this node sends at once; further ones wait for a later retry.
     public var maxSnapshotSends = 2
+    /// Snapshots (of groups whose state machine writes them on a thread of their own) being
+    /// written at once on this node; a group due for one waits its turn.
+    public var maxSnapshotWrites = 1
     /// How long (µs) a host round waits for its WAL write before the loop goes on without it.
     /// Waiting lets the requests that arrive meanwhile share the next round (fewer, larger
     /// messages and writes); not waiting longer means a slow fdatasync here holds back

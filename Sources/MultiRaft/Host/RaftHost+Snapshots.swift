@@ -6,6 +6,11 @@ extension RaftHost {
         let w = g.core.watermarks()
         let applied = w.applied
         guard !g.snapshotWriting, applied > g.lastSnapshotIndex, snapshotDue(g, applied: applied) else { return }
+        // One snapshot written at a time per node: groups that fill up together (every shard
+        // takes an even share of the writes) take turns instead of each starting a thread and
+        // a copy of its state in the same moment; a group turned away asks again on its next
+        // Ready.
+        guard snapshotWrites < settings.maxSnapshotWrites else { return }
         // Committed entries are applied before this node's own copy is durable; a snapshot
         // never runs ahead of the durable log (it waits for a later round), so what a restart
         // finds on disk is always a snapshot plus the log that follows it.
@@ -15,6 +20,7 @@ extension RaftHost {
             // Written on a thread of its own from a frozen view, so a large state never stalls
             // the other groups' ticks, heartbeats and writes.
             g.snapshotWriting = true
+            snapshotWrites += 1
             let directory = snapshotDirectory, gid = g.id, replica = g.core.id, level = settings.snapshotCompressionLevel
             detachThread(name: "snapshot-write") { [weak self] in
                 var failure: String?
@@ -62,6 +68,7 @@ extension RaftHost {
     /// A snapshot written off the host's thread is done: the core may send it and the log
     /// and WAL drop what it covers (unless a newer snapshot arrived meanwhile).
     func snapshotWritten(_ gid: GroupID, replica: ReplicaID, _ meta: SnapshotMetadata, stateBytes: UInt64, failure: String?) {
+        snapshotWrites -= 1
         let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: gid, index: meta.index)
         guard let g = groups[gid], g.core.id == replica else {
             try? FileSystem.remove(path)
@@ -95,8 +102,11 @@ extension RaftHost {
     /// last snapshot's state (see `HostSettings`).
     func snapshotDue(_ g: HostedGroup, applied: LogIndex) -> Bool {
         if g.bytesSinceSnapshot >= settings.snapshotLogBytes { return true }
-        guard applied >= g.lastSnapshotIndex + settings.snapshotEntries else { return false }
-        let (scaled, overflow) = g.lastSnapshotStateBytes.multipliedReportingOverflow(by: settings.snapshotLogStatePercent)
+        // Each group's thresholds are stretched by its own 0-31%, so groups taking the same
+        // writes drift apart instead of snapshotting in step, cycle after cycle.
+        let stretch = 100 + (g.id &* 0x9E37_79B9_7F4A_7C15) >> 59
+        guard applied >= g.lastSnapshotIndex + settings.snapshotEntries * stretch / 100 else { return false }
+        let (scaled, overflow) = g.lastSnapshotStateBytes.multipliedReportingOverflow(by: settings.snapshotLogStatePercent * stretch / 100)
         return !overflow && g.bytesSinceSnapshot >= scaled / 100
     }
 

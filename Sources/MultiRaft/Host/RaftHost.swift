@@ -112,6 +112,8 @@ public final class RaftHost: @unchecked Sendable {
     var tombstones: [GroupID: ReplicaID] = [:]
     /// Snapshot transfers this node is sending.
     var snapshotSends = 0
+    /// Snapshots being written on threads of their own.
+    var snapshotWrites = 0
     /// Asked on the host thread when a leader contacts a replica this node does not host
     /// (a replica being added to a group): the state machine to host it with, or nil to ignore.
     public var groupFactory: (@Sendable (GroupID) -> (any GroupStateMachine)?)?
