@@ -189,6 +189,9 @@ MS_ENDPOINTS=127.0.0.1:17001,127.0.0.1:17002,127.0.0.1:17003
 
 mystore_start() {
   local shards=$1 dir=$WORK/mystore-$1
+  # Always a fresh cluster: a directory left by an earlier cluster of this shard count (the
+  # main one, an earlier pair) would otherwise be restarted with its data and key history.
+  rm -rf "$dir"
   mkdir -p "$dir"
   printf '127.0.0.1:17001\n127.0.0.1:17002\n127.0.0.1:17003\n' > "$dir/membership"
   local port

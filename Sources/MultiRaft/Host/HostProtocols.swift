@@ -13,6 +13,8 @@ public protocol GroupStateMachine: AnyObject {
     /// A writer of the current state that may run on another thread while this state machine
     /// keeps applying (a frozen, copy-on-write view); nil to snapshot on the host's thread.
     func concurrentSnapshotWriter() -> SnapshotBody?
+    /// Whether `concurrentSnapshotWriter` returns a writer (asked without taking a view).
+    var writesSnapshotsConcurrently: Bool { get }
 }
 
 /// Streams a frozen state into a sink; runs off the host's thread.
@@ -20,6 +22,7 @@ public typealias SnapshotBody = @Sendable (_ sink: ([UInt8]) throws -> Void) thr
 
 extension GroupStateMachine {
     public func concurrentSnapshotWriter() -> SnapshotBody? { nil }
+    public var writesSnapshotsConcurrently: Bool { false }
 }
 
 /// Replica ids name their node in the low 20 bits and an incarnation above them, so a node

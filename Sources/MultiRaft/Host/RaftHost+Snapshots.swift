@@ -6,23 +6,26 @@ extension RaftHost {
         let w = g.core.watermarks()
         let applied = w.applied
         guard !g.snapshotWriting, applied > g.lastSnapshotIndex, snapshotDue(g, applied: applied) else { return }
-        // One snapshot written at a time per node: groups that fill up together (every shard
-        // takes an even share of the writes) take turns instead of each starting a thread and
-        // a copy of its state in the same moment; a group turned away asks again on its next
-        // Ready.
-        guard snapshotWrites < settings.maxSnapshotWrites else { return }
         // Committed entries are applied before this node's own copy is durable; a snapshot
         // never runs ahead of the durable log (it waits for a later round), so what a restart
         // finds on disk is always a snapshot plus the log that follows it.
         guard applied <= w.persisted else { return }
         let meta = SnapshotMetadata(index: applied, term: g.core.term(at: applied) ?? 0, configuration: g.core.configuration)
+        if g.stateMachine.writesSnapshotsConcurrently {
+            // One such snapshot written at a time per node: groups that fill up together (every
+            // shard takes an even share of the writes) take turns instead of each starting a
+            // thread and a copy of its state in the same moment. A group turned away asks again
+            // on its next Ready, and the slot, once free, goes round the groups in id order
+            // (`snapshotWritten`). A log past `snapshotLogBytes` does not wait its turn.
+            guard snapshotWrites < settings.maxSnapshotWrites || g.bytesSinceSnapshot >= settings.snapshotLogBytes else { return }
+        }
         if let body = g.stateMachine.concurrentSnapshotWriter() {
             // Written on a thread of its own from a frozen view, so a large state never stalls
             // the other groups' ticks, heartbeats and writes.
             g.snapshotWriting = true
             snapshotWrites += 1
             let directory = snapshotDirectory, gid = g.id, replica = g.core.id, level = settings.snapshotCompressionLevel
-            detachThread(name: "snapshot-write") { [weak self] in
+            let started = detachThread(name: "snapshot-write") { [weak self] in
                 var failure: String?
                 var stateBytes: UInt64 = 0
                 do {
@@ -40,6 +43,11 @@ extension RaftHost {
                 }
                 let outcome = failure, written = stateBytes
                 self?.call { host in host.snapshotWritten(gid, replica: replica, meta, stateBytes: written, failure: outcome) }
+            }
+            if !started {
+                g.snapshotWriting = false
+                snapshotWrites -= 1
+                note("snapshot of group \(gid) at \(meta.index) not started: cannot create a thread")
             }
             return
         }
@@ -69,6 +77,7 @@ extension RaftHost {
     /// and WAL drop what it covers (unless a newer snapshot arrived meanwhile).
     func snapshotWritten(_ gid: GroupID, replica: ReplicaID, _ meta: SnapshotMetadata, stateBytes: UInt64, failure: String?) {
         snapshotWrites -= 1
+        defer { offerSnapshotSlot(after: gid) }
         let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: gid, index: meta.index)
         guard let g = groups[gid], g.core.id == replica else {
             try? FileSystem.remove(path)
@@ -100,6 +109,16 @@ extension RaftHost {
     /// Whether the entries applied since the last snapshot call for a new one: the byte bound,
     /// or the entry count once the entries also amount to `snapshotLogStatePercent` of the
     /// last snapshot's state (see `HostSettings`).
+    /// A snapshot slot just freed goes to the next group due for one after `gid` in id order,
+    /// so that under steady load the groups with low ids do not take every turn.
+    func offerSnapshotSlot(after gid: GroupID) {
+        let ids = groups.keys.sorted()
+        let start = ids.firstIndex { $0 > gid } ?? 0
+        for k in 0..<ids.count where snapshotWrites < settings.maxSnapshotWrites {
+            if let g = groups[ids[(start + k) % ids.count]] { maybeSnapshot(g) }
+        }
+    }
+
     func snapshotDue(_ g: HostedGroup, applied: LogIndex) -> Bool {
         if g.bytesSinceSnapshot >= settings.snapshotLogBytes { return true }
         // Each group's thresholds are stretched by its own 0-31%, so groups taking the same

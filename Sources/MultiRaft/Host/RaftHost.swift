@@ -201,10 +201,12 @@ public final class RaftHost: @unchecked Sendable {
     // MARK: - Running
 
     public func start() {
-        running.store(true, ordering: .sequentiallyConsistent)
+        // Set up before `running`: once it is set, a pass may run on the executor's thread at
+        // any moment (inputs that came earlier wait in the mailbox for the pass queued below).
         for g in groups.values { publishStatus(g) }
         writer.start()
         nextTick = now() + Double(settings.tickMillis) / 1000
+        running.store(true, ordering: .sequentiallyConsistent)
         if let executor {
             cancelTicks = executor.repeatEvery(milliseconds: settings.tickMillis) { [self] in runPass() }
             executor.execute { [self] in runPass() }
@@ -218,7 +220,7 @@ public final class RaftHost: @unchecked Sendable {
         if let executor {
             cancelTicks?()
             // A pass running now finishes before this returns (unless this is that thread);
-            // later ones see `running` false. No task is needed: the executor may be gone.
+            // later ones see `running` false. Waiting needs no task on the executor.
             if !executor.inExecutor { passLock.withLock { _ in } }
         } else {
             wake.signal()

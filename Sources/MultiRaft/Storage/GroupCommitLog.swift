@@ -78,18 +78,22 @@ public final class GroupCommitLog: @unchecked Sendable {
 
 /// Runs `body` on a new detached OS thread (for blocking work such as streaming a file),
 /// named `name` (at most 15 bytes show in `top -H`, `ps -L` and profilers).
-public func detachThread(name: String, _ body: @escaping @Sendable () -> Void) { Thread.detach(name: name, body) }
+@discardableResult
+public func detachThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool { Thread.detach(name: name, body) }
 
 /// A minimal detached OS thread (no Foundation dependency).
 enum Thread {
-    static func detach(name: String, _ body: @escaping @Sendable () -> Void) {
+    /// Starts `body` on a new detached thread; false (and `body` never runs) when the system
+    /// cannot create one.
+    @discardableResult
+    static func detach(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
         final class Box: @unchecked Sendable {
             let name: String, body: @Sendable () -> Void
             init(_ n: String, _ b: @escaping @Sendable () -> Void) { name = n; body = b }
         }
         let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
         var tid = pthread_t()
-        pthread_create(&tid, nil, { arg in
+        let created = pthread_create(&tid, nil, { arg in
             let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
             #if os(Linux)
             // pthread_setname_np is not imported; the kernel takes the name here too.
@@ -103,6 +107,11 @@ enum Thread {
             b.body()
             return nil
         }, box)
+        guard created == 0 else {
+            Unmanaged<AnyObject>.fromOpaque(box).release()
+            return false
+        }
         pthread_detach(tid)
+        return true
     }
 }

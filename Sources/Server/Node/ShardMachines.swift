@@ -12,6 +12,8 @@ final class KVShardMachine: GroupStateMachine {
     func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws { try store.writeSnapshot(to: sink) }
     func restore(from source: () throws -> [UInt8]?) throws { try store.restore(from: source) }
 
+    var writesSnapshotsConcurrently: Bool { true }
+
     func concurrentSnapshotWriter() -> SnapshotBody? {
         let frozen = UncheckedBox(store.frozenCopy())
         return { sink in try frozen.value.writeSnapshot(to: sink) }
