@@ -51,6 +51,7 @@ let package = Package(
             name: "Bench",
             dependencies: [
                 "CEpoll",
+                "KVStore",
                 "MultiRaft",
                 "ShardRouter",
                 "MyStoreClient",

@@ -23,40 +23,35 @@ extension KVStateMachine {
     /// one big buffer.
     public func writeSnapshot(to sink: ([UInt8]) throws -> Void) rethrows {
         var out = SnapshotOutput(pieceBytes: settings.snapshotPieceBytes)
-        var w = BinaryWriter()
-        w.write(Self.snapshotMagic)
-        w.write(Self.snapshotFormat)
-        w.write(appliedIndex)
-        w.write(clockMillis)
-        w.write(UInt64(keyOrder.count))
-        try out.write(w.bytes, to: sink)
+        try out.write(Self.snapshotMagic, to: sink)
+        try out.write(Self.snapshotFormat, to: sink)
+        try out.write(appliedIndex, to: sink)
+        try out.write(clockMillis, to: sink)
+        try out.write(UInt64(keyOrder.count), to: sink)
         for key in keyOrder {
             try writeRecord(key, records[key]!, into: &out, sink)
         }
-        w.reset()
-        w.write(UInt64(retired.count))
-        try out.write(w.bytes, to: sink)
+        try out.write(UInt64(retired.count), to: sink)
         for key in retired {
             try writeRecord(key, records[key]!, into: &out, sink)
         }
-        w.reset()
-        w.write(UInt64(sessions.count))
-        try out.write(w.bytes, to: sink)
+        try out.write(UInt64(sessions.count), to: sink)
+        var w = BinaryWriter()
         for clientID in sessions.order {
             let s = sessions.sessions[clientID]!
-            w.reset()
-            w.write(clientID)
-            w.write(s.floor)
-            w.write(s.lastSeenMillis)
-            w.write(UInt32(s.results.count))
+            try out.write(clientID, to: sink)
+            try out.write(s.floor, to: sink)
+            try out.write(s.lastSeenMillis, to: sink)
+            try out.write(UInt32(s.results.count), to: sink)
             for (seq, result) in s.results.sorted(by: { $0.key < $1.key }) {
-                w.write(seq)
+                try out.write(seq, to: sink)
+                w.reset()
                 result.encode(into: &w)
+                try out.write(w.bytes, to: sink)
             }
-            try out.write(w.bytes, to: sink)
         }
         w.reset()
-        w.write(out.checksum)
+        w.write(out.checksum())
         try out.writeUnchecked(w.bytes, to: sink)
         try out.flush(to: sink)
     }
@@ -64,19 +59,13 @@ extension KVStateMachine {
     private func writeRecord(_ key: StoreKey, _ record: KeyRecord, into out: inout SnapshotOutput,
                              _ sink: ([UInt8]) throws -> Void) rethrows {
         try out.writeBlob(key.bytes, to: sink)
-        var w = BinaryWriter(capacity: 16)
-        w.write(UInt8((record.value != nil ? 1 : 0) | (record.expiresAt != nil ? 2 : 0)))
-        try out.write(w.bytes, to: sink)
+        try out.write(UInt8((record.value != nil ? 1 : 0) | (record.expiresAt != nil ? 2 : 0)), to: sink)
         if let value = record.value { try out.writeBlob(value, to: sink) }
-        w.reset()
-        if let at = record.expiresAt { w.write(at) }
-        w.write(UInt32(record.history.count))
-        try out.write(w.bytes, to: sink)
+        if let at = record.expiresAt { try out.write(at, to: sink) }
+        try out.write(UInt32(record.history.count), to: sink)
         for version in record.history {
-            w.reset()
-            w.write(version.index)
-            w.write(version.value != nil)
-            try out.write(w.bytes, to: sink)
+            try out.write(version.index, to: sink)
+            try out.write(UInt8(version.value != nil ? 1 : 0), to: sink)
             if let value = version.value { try out.writeBlob(value, to: sink) }
         }
     }

@@ -3,48 +3,97 @@ import MultiRaft
 /// Cuts snapshot bytes into pieces of at most `pieceBytes` for a sink, keeping a running
 /// CRC-32C of everything written. Large values are split across pieces, so no piece and no
 /// buffer ever exceeds the bound.
+///
+/// Fields go straight into the current piece (no buffer of their own), and the checksum is
+/// taken over each piece as it leaves rather than over every field: a snapshot is mostly
+/// small fields, and this is the loop that serialises every key of a shard.
 struct SnapshotOutput {
     let pieceBytes: Int
-    private var buffer: [UInt8] = []
-    private(set) var checksum: UInt32 = 0
+    /// The piece being filled: `used` bytes of it.
+    private var buffer: [UInt8]
+    private var used = 0
+    private var crc: UInt32 = 0
+    /// Bytes at the start of `buffer` already folded into `crc`.
+    private var summed = 0
 
     init(pieceBytes: Int) {
         self.pieceBytes = max(pieceBytes, 16)
-        buffer.reserveCapacity(self.pieceBytes)
+        buffer = [UInt8](repeating: 0, count: self.pieceBytes)
+    }
+
+    /// CRC-32C of every byte written with the checked calls so far.
+    mutating func checksum() -> UInt32 {
+        fold()
+        return crc
     }
 
     mutating func write(_ bytes: [UInt8], to sink: ([UInt8]) throws -> Void) rethrows {
-        checksum = CRC32C.checksum(bytes, crc: checksum)
-        try append(bytes[...], to: sink)
+        try bytes.withUnsafeBytes { try append($0, to: sink) }
+    }
+
+    mutating func write(_ v: UInt8, to sink: ([UInt8]) throws -> Void) rethrows {
+        if used + 1 > pieceBytes { try flush(to: sink) }
+        buffer[used] = v
+        used += 1
+    }
+
+    mutating func write(_ v: UInt32, to sink: ([UInt8]) throws -> Void) rethrows {
+        if used + 4 > pieceBytes { try flush(to: sink) }
+        let at = used
+        buffer.withUnsafeMutableBytes { $0.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt32.self) }
+        used += 4
+    }
+
+    mutating func write(_ v: UInt64, to sink: ([UInt8]) throws -> Void) rethrows {
+        if used + 8 > pieceBytes { try flush(to: sink) }
+        let at = used
+        buffer.withUnsafeMutableBytes { $0.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt64.self) }
+        used += 8
     }
 
     /// A length-prefixed byte string.
     mutating func writeBlob(_ bytes: [UInt8], to sink: ([UInt8]) throws -> Void) rethrows {
-        var w = BinaryWriter(capacity: 4)
-        w.write(UInt32(bytes.count))
-        try write(w.bytes, to: sink)
+        try write(UInt32(bytes.count), to: sink)
         try write(bytes, to: sink)
     }
 
     /// Bytes outside the checksum (the trailer that carries it).
     mutating func writeUnchecked(_ bytes: [UInt8], to sink: ([UInt8]) throws -> Void) rethrows {
-        try append(bytes[...], to: sink)
+        fold()
+        try bytes.withUnsafeBytes { try append($0, to: sink, checked: false) }
+        summed = used
     }
 
-    private mutating func append(_ bytes: ArraySlice<UInt8>, to sink: ([UInt8]) throws -> Void) rethrows {
-        var rest = bytes
-        while !rest.isEmpty {
-            let take = min(pieceBytes - buffer.count, rest.count)
-            buffer.append(contentsOf: rest.prefix(take))
-            rest = rest.dropFirst(take)
-            if buffer.count == pieceBytes { try flush(to: sink) }
+    private mutating func fold() {
+        guard summed < used else { return }
+        let (from, to) = (summed, used)
+        crc = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[from..<to]), crc: crc) }
+        summed = used
+    }
+
+    private mutating func append(_ bytes: UnsafeRawBufferPointer, to sink: ([UInt8]) throws -> Void, checked: Bool = true) rethrows {
+        var from = 0
+        while from < bytes.count {
+            let take = min(pieceBytes - used, bytes.count - from)
+            let at = used
+            buffer.withUnsafeMutableBytes { dst in
+                (dst.baseAddress! + at).copyMemory(from: bytes.baseAddress! + from, byteCount: take)
+            }
+            used += take
+            from += take
+            if used == pieceBytes {
+                if !checked { summed = used }
+                try flush(to: sink)
+            }
         }
     }
 
     mutating func flush(to sink: ([UInt8]) throws -> Void) rethrows {
-        guard !buffer.isEmpty else { return }
-        let piece = buffer
-        buffer.removeAll(keepingCapacity: true)
+        guard used > 0 else { return }
+        fold()
+        let piece = Array(buffer[0..<used])
+        used = 0
+        summed = 0
         try sink(piece)
     }
 }

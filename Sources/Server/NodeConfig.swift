@@ -58,6 +58,7 @@ struct NodeConfig: Hashable, Sendable {
     var snapshotLogStatePercent = 100
     /// zlib level of snapshot files: 1 (fastest) to 9 (smallest). Default 1.
     var snapshotCompressionLevel = 1
+    var snapshotThreadNice = 10
     /// Threads serving client and peer connections; 0 means one per core. Default 1: one
     /// thread serves the node's connections and runs its Raft groups (see `raft_host`).
     var ioThreads = 1
@@ -108,6 +109,7 @@ struct NodeConfig: Hashable, Sendable {
         .integer("snapshot_entries", 1...(1 << 40)) { $0.snapshotEntries = $1 },
         .integer("snapshot_log_state_percent", 0...1_000_000) { $0.snapshotLogStatePercent = $1 },
         .integer("snapshot_compression_level", 1...9) { $0.snapshotCompressionLevel = $1 },
+        .integer("snapshot_thread_nice", 0...19) { $0.snapshotThreadNice = $1 },
         .integer("io_threads", 0...1_024) { $0.ioThreads = $1 },
         .integer("peer_port_offset", 1...65_535) { $0.peerPortOffset = $1 },
         .integer("snapshot_log_bytes", 1...(1 << 50)) { $0.snapshotLogBytes = $1 },

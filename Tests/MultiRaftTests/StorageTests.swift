@@ -199,6 +199,22 @@ func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) {
         #expect(re.recovered.count == 64 && re.recovered.values.allSatisfy { $0.entries.count == perGroup })
     }
 
+    /// Snapshot threads lower their own priority: the nice value changes for the calling thread
+    /// and not for the rest of the process.
+    @Test func lowerThreadPriorityChangesOnlyTheCallingThread() {
+        let before = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var seen: Int32 = -100
+        Thread.detach(name: "nice-test") {
+            lowerThreadPriority(7)
+            seen = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+            done.signal()
+        }
+        done.wait()
+        #expect(seen == 7)
+        #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == before)
+    }
+
     @Test func memoryStorageHasTheSameContract() throws {
         let dir = TempDir("wal-mem")
         defer { dir.cleanup() }

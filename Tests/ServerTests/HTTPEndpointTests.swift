@@ -136,6 +136,8 @@ struct HTTPEndpointTests {
         activity.batchesSent = 4
         activity.messagesReceived = 6
         activity.messagesSent[Int(Message.Kind.append.rawValue)] = 7
+        activity.snapshotsWritten = 2
+        activity.snapshotBytesWritten = 4_096
         let scraped = activity
         let routes = HTTPRoutes(health: { NodeHealth(problems: []) }, status: { "{}" },
                                 metrics: { metrics.render(shards: samples, activity: scraped) })
@@ -160,6 +162,8 @@ struct HTTPEndpointTests {
             #expect(text.contains("mystore_raft_readies_total 9"))
             #expect(text.contains("mystore_raft_batches_sent_total 4"))
             #expect(text.contains("mystore_raft_messages_received_total 6"))
+            #expect(text.contains("mystore_snapshots_written_total 2"))
+            #expect(text.contains("mystore_snapshot_state_bytes_written_total 4096"))
             #expect(text.contains(#"mystore_raft_messages_sent_total{kind="append"} 7"#))
             #expect(text.contains(#"mystore_raft_messages_sent_total{kind="appendResponse"} 0"#))
         }

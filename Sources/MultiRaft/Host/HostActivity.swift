@@ -11,6 +11,10 @@ public struct HostActivity: Sendable {
     public var batchesSent: UInt64 = 0
     /// Raft messages received from other nodes.
     public var messagesReceived: UInt64 = 0
+    /// Snapshots written here for log compaction (not those received from a leader).
+    public var snapshotsWritten: UInt64 = 0
+    /// Uncompressed state bytes in those snapshots.
+    public var snapshotBytesWritten: UInt64 = 0
 
     public init() {}
 

@@ -99,6 +99,10 @@ public struct HostSettings: Sendable {
     /// whole state, so this keeps its work proportional to what was written since: a large
     /// shard taking small writes would otherwise be rewritten every `snapshotEntries`.
     public var snapshotLogStatePercent: UInt64 = 100
+    /// Nice value of the threads that write snapshots (0 = as the node's other threads, up to
+    /// 19): a snapshot is background work, and on a busy machine it should take the CPU the
+    /// request path leaves over rather than an equal share of it.
+    public var snapshotThreadNice: Int32 = 10
     /// zlib level of snapshot files (1 fastest, 9 smallest).
     public var snapshotCompressionLevel: Int32 = 1
     /// Entries kept in the log behind a snapshot, so slow followers catch up from the log.

@@ -25,7 +25,9 @@ extension RaftHost {
             g.snapshotWriting = true
             snapshotWrites += 1
             let directory = snapshotDirectory, gid = g.id, replica = g.core.id, level = settings.snapshotCompressionLevel
+            let nice = settings.snapshotThreadNice
             let started = detachThread(name: "snapshot-write") { [weak self] in
+                lowerThreadPriority(nice)
                 var failure: String?
                 var stateBytes: UInt64 = 0
                 do {
@@ -57,6 +59,8 @@ extension RaftHost {
                 try g.stateMachine.writeSnapshot { bytes in try w.write(bytes) }
                 try w.finish()
                 g.lastSnapshotStateBytes = UInt64(w.rawBytes)
+                activity.snapshotsWritten += 1
+                activity.snapshotBytesWritten += UInt64(w.rawBytes)
             } catch {
                 w.abort()
                 throw error
@@ -99,6 +103,8 @@ extension RaftHost {
             lazyRecords.append(.compacted(group: gid, through: through))
             g.lastSnapshotIndex = meta.index
             g.lastSnapshotStateBytes = stateBytes
+            activity.snapshotsWritten += 1
+            activity.snapshotBytesWritten += stateBytes
             g.bytesSinceSnapshot = 0
             try removeSnapshots(of: gid, olderThan: meta.index)
         } catch {

@@ -81,6 +81,17 @@ public final class GroupCommitLog: @unchecked Sendable {
 @discardableResult
 public func detachThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool { Thread.detach(name: name, body) }
 
+/// Gives the calling thread (only it, not its process) the nice value `nice` (0 = unchanged,
+/// up to 19 = lowest priority): background work such as snapshot writes then yields the CPU to
+/// the threads serving requests whenever both want it. Best effort: a failure changes nothing.
+public func lowerThreadPriority(_ nice: Int32) {
+    #if os(Linux)
+    guard nice > 0 else { return }
+    // On Linux the nice value belongs to each thread, and `who` 0 names the calling one.
+    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, min(nice, 19))
+    #endif
+}
+
 /// A minimal detached OS thread (no Foundation dependency).
 enum Thread {
     /// Starts `body` on a new detached thread; false (and `body` never runs) when the system

@@ -39,6 +39,8 @@ final class NodeMetrics: Sendable {
     private let readies: CoreMetrics.Counter
     private let batchesSent: CoreMetrics.Counter
     private let messagesReceived: CoreMetrics.Counter
+    private let snapshotsWritten: CoreMetrics.Counter
+    private let snapshotBytesWritten: CoreMetrics.Counter
     private let messagesSent: [CoreMetrics.Counter]
 
     /// The four per-shard gauges, refreshed from the Raft host's status at scrape time.
@@ -78,6 +80,8 @@ final class NodeMetrics: Sendable {
         readies = CoreMetrics.Counter(label: "mystore_raft_readies_total", factory: factory)
         batchesSent = CoreMetrics.Counter(label: "mystore_raft_batches_sent_total", factory: factory)
         messagesReceived = CoreMetrics.Counter(label: "mystore_raft_messages_received_total", factory: factory)
+        snapshotsWritten = CoreMetrics.Counter(label: "mystore_snapshots_written_total", factory: factory)
+        snapshotBytesWritten = CoreMetrics.Counter(label: "mystore_snapshot_state_bytes_written_total", factory: factory)
         messagesSent = Message.Kind.allCases.map {
             CoreMetrics.Counter(label: "mystore_raft_messages_sent_total", dimensions: [("kind", "\($0)")], factory: factory)
         }
@@ -153,6 +157,8 @@ final class NodeMetrics: Sendable {
         advance(readies, activity.readies, last.readies)
         advance(batchesSent, activity.batchesSent, last.batchesSent)
         advance(messagesReceived, activity.messagesReceived, last.messagesReceived)
+        advance(snapshotsWritten, activity.snapshotsWritten, last.snapshotsWritten)
+        advance(snapshotBytesWritten, activity.snapshotBytesWritten, last.snapshotBytesWritten)
         for (k, c) in messagesSent.enumerated() { advance(c, activity.messagesSent[k], last.messagesSent[k]) }
         for s in shards {
             let gauges = gauges(shard: s.shard)

@@ -80,6 +80,7 @@ final class ClusterNode: @unchecked Sendable {
         settings.snapshotLogBytes = UInt64(plan.config.snapshotLogBytes)
         settings.snapshotLogStatePercent = UInt64(plan.config.snapshotLogStatePercent)
         settings.snapshotCompressionLevel = Int32(plan.config.snapshotCompressionLevel)
+        settings.snapshotThreadNice = Int32(plan.config.snapshotThreadNice)
         settings.keepTrailingEntries = UInt64(plan.config.snapshotTrailingEntries)
         settings.requestTimeoutMillis = plan.config.requestTimeoutMilliseconds
         settings.maxSnapshotSends = plan.config.snapshotMaxSends
