@@ -237,16 +237,14 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         defer { dir.cleanup() }
         let t = LoopbackTransport()
         let stalled = Mutex<NodeID>(0)
-        let inStall = Mutex(false)
+        // fdatasyncs each node's writer finished (counted once its stall, if any, is over).
+        let syncsDone = Mutex<[NodeID: Int]>([:])
         var hosts: [RaftHost] = []
         for n: NodeID in 1...3 {
             let h = try makeHost(n, dir: dir, transport: t, groups: [1]).0
             h.wal.onSync = { _, _ in
-                while stalled.withLock({ $0 == n }) {
-                    inStall.withLock { $0 = true }
-                    usleep(1_000)
-                }
-                inStall.withLock { $0 = false }
+                while stalled.withLock({ $0 == n }) { usleep(1_000) }
+                syncsDone.withLock { $0[n, default: 0] += 1 }
             }
             hosts.append(h)
         }
@@ -256,7 +254,11 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         let leader = try #require(hosts.first { $0.status(of: 1)?.role == .leader })
         stalled.withLock { $0 = leader.node }
         defer { stalled.withLock { $0 = 0 } }
-        // The stall begins with the leader's next write.
+        // A sync already past its stall check finishes now; every later one on the leader
+        // stalls until the end of the test, whenever its writer gets to it (on a busy machine
+        // the answer may even come before the writer starts the write).
+        usleep(20_000)
+        let syncedBefore = syncsDone.withLock { $0[leader.node, default: 0] }
         let done = DispatchSemaphore(value: 0)
         let result = Box<Int?>(nil)
         leader.propose(1, Array("during the stall".utf8)) { r in
@@ -265,8 +267,11 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         }
         #expect(done.wait(timeout: .now() + 5) == .success, "the proposal waited for the leader's own fdatasync")
         #expect(result.value == 2)
-        #expect(inStall.withLock { $0 }, "the leader's writer was not stalled when the write was answered")
+        #expect(syncsDone.withLock { $0[leader.node, default: 0] } == syncedBefore,
+                "the leader finished an fdatasync before the write was answered")
         stalled.withLock { $0 = 0 }
+        // The leader's own write of the entry was held back, not skipped: it completes now.
+        #expect(waitFor("the leader's stalled sync") { syncsDone.withLock { $0[leader.node, default: 0] } > syncedBefore })
         #expect(propose(hosts, 1, "after"))
         hosts.forEach { $0.stop() }
     }
