@@ -38,7 +38,8 @@ struct StateSnapshotBench: ParsableCommand {
                 index += 1
                 let client = Int(index) % clients
                 sequence[client] += 1
-                let key = Array("key:\(k)".utf8) + [UInt8](repeating: UInt8(ascii: "."), count: max(0, 32 - "key:\(k)".utf8.count))
+                let name = Array("key:\(k)".utf8)
+                let key = name + [UInt8](repeating: UInt8(ascii: "."), count: max(0, 32 - name.count))
                 let value = values == "text" ? text.next(valueSize) : filler
                 let request = KVRequest(clientID: UInt64(client + 1), sequence: sequence[client], timestampMillis: 1_000 + UInt64(round),
                                         command: .set(key: key, value: value, condition: .always, expiry: .none, returnOld: false))

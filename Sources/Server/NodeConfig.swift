@@ -58,6 +58,8 @@ struct NodeConfig: Hashable, Sendable {
     var snapshotLogStatePercent = 100
     /// zlib level of snapshot files: 1 (fastest) to 9 (smallest). Default 1.
     var snapshotCompressionLevel = 1
+    /// Nice value of the threads that write snapshots: 0 (as every other thread) to 19
+    /// (lowest priority). Default 10.
     var snapshotThreadNice = 10
     /// Threads serving client and peer connections; 0 means one per core. Default 1: one
     /// thread serves the node's connections and runs its Raft groups (see `raft_host`).

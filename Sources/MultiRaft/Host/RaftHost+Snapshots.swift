@@ -58,9 +58,7 @@ extension RaftHost {
             do {
                 try g.stateMachine.writeSnapshot { bytes in try w.write(bytes) }
                 try w.finish()
-                g.lastSnapshotStateBytes = UInt64(w.rawBytes)
-                activity.snapshotsWritten += 1
-                activity.snapshotBytesWritten += UInt64(w.rawBytes)
+                recordSnapshotSize(g, stateBytes: UInt64(w.rawBytes))
             } catch {
                 w.abort()
                 throw error
@@ -102,9 +100,7 @@ extension RaftHost {
             g.core.compact(through: through)
             lazyRecords.append(.compacted(group: gid, through: through))
             g.lastSnapshotIndex = meta.index
-            g.lastSnapshotStateBytes = stateBytes
-            activity.snapshotsWritten += 1
-            activity.snapshotBytesWritten += stateBytes
+            recordSnapshotSize(g, stateBytes: stateBytes)
             g.bytesSinceSnapshot = 0
             try removeSnapshots(of: gid, olderThan: meta.index)
         } catch {
@@ -112,9 +108,14 @@ extension RaftHost {
         }
     }
 
-    /// Whether the entries applied since the last snapshot call for a new one: the byte bound,
-    /// or the entry count once the entries also amount to `snapshotLogStatePercent` of the
-    /// last snapshot's state (see `HostSettings`).
+    /// A snapshot of `g` holding `stateBytes` of state is written: the size the next one's
+    /// trigger scales with, and the counters in `/metrics`.
+    func recordSnapshotSize(_ g: HostedGroup, stateBytes: UInt64) {
+        g.lastSnapshotStateBytes = stateBytes
+        activity.snapshotsWritten += 1
+        activity.snapshotBytesWritten += stateBytes
+    }
+
     /// A snapshot slot just freed goes to the next group due for one after `gid` in id order,
     /// so that under steady load the groups with low ids do not take every turn.
     func offerSnapshotSlot(after gid: GroupID) {
@@ -125,6 +126,9 @@ extension RaftHost {
         }
     }
 
+    /// Whether the entries applied since the last snapshot call for a new one: the byte bound,
+    /// or the entry count once the entries also amount to `snapshotLogStatePercent` of the
+    /// last snapshot's state (see `HostSettings`).
     func snapshotDue(_ g: HostedGroup, applied: LogIndex) -> Bool {
         if g.bytesSinceSnapshot >= settings.snapshotLogBytes { return true }
         // Each group's thresholds are stretched by its own 0-31%, so groups taking the same
