@@ -27,8 +27,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Number of nodes.") var nodes: Int = 3
     @Option(help: "Comma-separated faults: \(FaultKind.allCases.map(\.rawValue).joined(separator: ",")), or none.")
     var faults: String?
-    @Option(name: .customLong("plant-bug"), help: "Run the nodes with a planted bug: stale-read or skip-wal.")
+    @Option(name: .customLong("plant-bug"), help: "Run the nodes with a planted bug: stale-read, skip-wal or moved-after-append (with --client-mode cluster).")
     var plantBug: String?
+    @Option(name: .customLong("client-mode"), help: "How clients reach the cluster: any-node (each operation to a random node, which forwards it) or cluster (Redis Cluster clients: nodes answer -MOVED, clients route by CLUSTER SLOTS and trust MOVED/TRYAGAIN to mean not executed).")
+    var clientMode: String = ClientMode.anyNode.rawValue
     @Option(help: "Concurrent clients.") var clients: Int = 6
     @Option(help: "Number of keys.") var keys: Int = 10
     @Option(help: "Shards in the cluster.") var shards: Int = 8
@@ -45,10 +47,16 @@ struct RunCommand: ParsableCommand {
         guard nodes >= 3 && nodes <= 9 else { throw ValidationError("--nodes must be 3 to 9") }
         guard duration > 0 && duration <= 86_400 else { throw ValidationError("--duration must be in (0, 86400]") }
         guard clients >= 1 && clients <= 64, keys >= 1 && keys <= 1000 else { throw ValidationError("--clients 1-64, --keys 1-1000") }
-        if let plantBug, !["stale-read", "skip-wal"].contains(plantBug) {
-            throw ValidationError("--plant-bug must be stale-read or skip-wal")
+        if let plantBug, !["stale-read", "skip-wal", "moved-after-append"].contains(plantBug) {
+            throw ValidationError("--plant-bug must be stale-read, skip-wal or moved-after-append")
+        }
+        if plantBug == "moved-after-append" && clientMode != ClientMode.cluster.rawValue {
+            throw ValidationError("--plant-bug moved-after-append needs --client-mode cluster (only Redis Cluster clients trust -MOVED)")
         }
         _ = try faultKinds()
+        guard ClientMode(rawValue: clientMode) != nil else {
+            throw ValidationError("--client-mode must be \(ClientMode.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
         if let tag, tag.count > 8 || tag.isEmpty || !tag.allSatisfy({ $0.isLetter || $0.isNumber }) {
             throw ValidationError("--tag: 1-8 letters or digits")
         }
@@ -56,7 +64,8 @@ struct RunCommand: ParsableCommand {
 
     /// The faults to inject; a planted bug without --faults gets the faults that expose it.
     func faultKinds() throws -> [FaultKind] {
-        let text = faults ?? (plantBug == "stale-read" ? "zombie-leader" : plantBug == "skip-wal" ? "kill-majority" : FaultKind.allCases.map(\.rawValue).joined(separator: ","))
+        let text = faults ?? (plantBug == "stale-read" ? "zombie-leader" : plantBug == "skip-wal" ? "kill-majority"
+            : plantBug == "moved-after-append" ? "isolate-leader,zombie-leader" : FaultKind.allCases.map(\.rawValue).joined(separator: ","))
         if text == "none" { return [] }
         return try text.split(separator: ",").map { name in
             guard let k = FaultKind(rawValue: String(name)) else {
@@ -86,8 +95,10 @@ struct RunCommand: ParsableCommand {
             try? FileManager.default.removeItem(atPath: dir + "/" + name)
         }
         let network = TestNetwork(tag: tag, subnet: subnet, nodes: nodes)
+        let mode = ClientMode(rawValue: clientMode)!
         let bugArgs = plantBug.map { ["--unsafe-planted-bug", $0] } ?? []
-        let cluster = try Cluster(network: network, serverBinary: binary, directory: dir, port: port, shardCount: shards, extraArgs: bugArgs)
+        let modeArgs = mode == .cluster ? ["--set", "client_redirects=moved"] : []
+        let cluster = try Cluster(network: network, serverBinary: binary, directory: dir, port: port, shardCount: shards, extraArgs: bugArgs + modeArgs)
         Cleanup.shared.register {
             cluster.stopAll()
             network.tearDown()
@@ -95,7 +106,7 @@ struct RunCommand: ParsableCommand {
         defer { Cleanup.shared.runAll() }
         Cleanup.shared.installSignalHandlers()
 
-        log.say("run \(tag): \(nodes) nodes, \(clients) clients, \(keys) keys, \(Int(duration)) s, seed \(seed), faults \(kinds.map(\.rawValue).joined(separator: ",")), planted bug \(plantBug ?? "none"), output in \(dir)")
+        log.say("run \(tag): \(nodes) nodes, \(clients) clients, \(keys) keys, \(Int(duration)) s, seed \(seed), clients \(mode.rawValue), faults \(kinds.map(\.rawValue).joined(separator: ",")), planted bug \(plantBug ?? "none"), output in \(dir)")
         do {
             try network.setUp()
             try cluster.startAll()
@@ -109,7 +120,7 @@ struct RunCommand: ParsableCommand {
         }
         log.say("cluster ready")
 
-        let workload = Workload(cluster: cluster, keys: keys, clients: clients, timeout: timeout, seed: seed)
+        let workload = Workload(cluster: cluster, keys: keys, clients: clients, timeout: timeout, seed: seed, mode: mode)
         let scheduler = FaultScheduler(cluster: cluster, kinds: kinds, keys: workload.keys, seed: seed)
         let loadStart = log.seconds()
         workload.start()
@@ -133,7 +144,7 @@ struct RunCommand: ParsableCommand {
         cluster.reviveAll()
         let healthy = cluster.waitUntilReady(seconds: 90)
         if !healthy { log.say("warning: the cluster is not fully ready 90 s after healing; reading anyway") }
-        history += finalReads(cluster: cluster, keys: workload.keys)
+        history += finalReads(cluster: cluster, keys: workload.keys, mode: mode)
 
         let historyPath = dir + "/history.jsonl"
         try HistoryFile.encode(history).write(toFile: historyPath, atomically: true, encoding: .utf8)
@@ -143,7 +154,7 @@ struct RunCommand: ParsableCommand {
         let summary = Summary(history: history, verdicts: verdicts, faults: scheduler.events, healthyAtEnd: healthy,
                               loadSeconds: loadSeconds, checkSeconds: log.seconds() - checkStart,
                               settings: ["nodes": nodes, "clients": clients, "keys": keys, "shards": shards, "duration_s": duration,
-                                         "seed": seed, "faults": kinds.map(\.rawValue), "plant_bug": plantBug ?? "none",
+                                         "seed": seed, "client_mode": mode.rawValue, "faults": kinds.map(\.rawValue), "plant_bug": plantBug ?? "none",
                                          "history": historyPath])
         try summary.json().write(toFile: dir + "/summary.json", atomically: true, encoding: .utf8)
         for v in summary.violations { print(v) }
@@ -154,20 +165,26 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// Reads every key through every node after healing (retrying until each node answers).
-    func finalReads(cluster: Cluster, keys: [String]) -> [HistoryOp] {
+    /// Reads every key through every node after healing (retrying until each node answers);
+    /// in cluster mode, through the slot-routing client once per node (a node may redirect
+    /// a read to another).
+    func finalReads(cluster: Cluster, keys: [String], mode: ClientMode) -> [HistoryOp] {
         var ops: [HistoryOp] = []
         let workload = Workload(cluster: cluster, keys: keys.count, clients: 0, timeout: timeout, seed: 0)
+        let routing = SlotRoutingClient(cluster: cluster, timeout: 5, seed: 1)
         let deadline = Date().addingTimeInterval(120)
         for key in keys {
             for node in 0..<cluster.count {
                 while Date() < deadline {
-                    guard let c = try? cluster.connection(node, timeout: 5) else {
-                        sleepSeconds(0.2)
-                        continue
-                    }
                     var op = HistoryOp(client: 0, kind: .get, key: key, invoke: monotonicNanos(), complete: nil, outcome: .fail)
-                    let (outcome, result, _) = workload.perform(op, on: c)
+                    let outcome: HistoryOp.Outcome, result: HistoryOp.Value
+                    if mode == .cluster {
+                        (outcome, result, _) = workload.perform(op, routing: routing)
+                    } else if let c = try? cluster.connection(node, timeout: 5) {
+                        (outcome, result, _) = workload.perform(op, on: c)
+                    } else {
+                        (outcome, result) = (.fail, .null)
+                    }
                     op.complete = monotonicNanos()
                     op.outcome = outcome
                     op.result = result

@@ -2,15 +2,28 @@ import Foundation
 import Linearizability
 import MultiRaft
 import MyStoreClient
+import ShardRouter
 
-/// Concurrent clients over a small key set. Each client runs on its own thread, sends each
+/// How the workload's clients reach the cluster.
+enum ClientMode: String, CaseIterable, Sendable {
+    /// Each operation goes to a random node, which forwards it to the shard's leader.
+    case anyNode = "any-node"
+    /// Redis Cluster clients against nodes run with `client_redirects = moved`: operations are
+    /// routed by slot and follow redirects (`SlotRoutingClient`), and a write answered "not
+    /// executed" (MOVED, TRYAGAIN, ...) is recorded as failed.
+    case cluster
+}
+
+/// Concurrent clients over a small key set. Each client runs on its own thread and records
+/// every operation with monotonic invoke and completion times. In `any-node` mode it sends each
 /// operation to a random node (so every client keeps talking to nodes that are cut off, paused
-/// or deposed), and records every
-/// operation with monotonic invoke and completion times. A write that times out, loses its
-/// connection or gets an error reply has an unknown outcome; a read that fails is recorded as
-/// failed (it changed nothing).
+/// or deposed); in `cluster` mode it routes by slot as a Redis Cluster client does. A write that
+/// times out, loses its connection or gets an error reply has an unknown outcome; a read that
+/// fails is recorded as failed (it changed nothing), as is a write in `cluster` mode that the
+/// cluster answered "not executed".
 final class Workload: @unchecked Sendable {
     let cluster: Cluster
+    let mode: ClientMode
     let keys: [String]
     let clients: Int
     let timeout: Double
@@ -20,8 +33,9 @@ final class Workload: @unchecked Sendable {
     private var threads: [Thread] = []
     private let finished = Locked(0)
 
-    init(cluster: Cluster, keys: Int, clients: Int, timeout: Double, seed: UInt64) {
+    init(cluster: Cluster, keys: Int, clients: Int, timeout: Double, seed: UInt64, mode: ClientMode = .anyNode) {
         self.cluster = cluster
+        self.mode = mode
         self.keys = (0..<keys).map { "key\($0)" }
         self.clients = clients
         self.timeout = timeout
@@ -58,16 +72,18 @@ final class Workload: @unchecked Sendable {
         var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(client))
         var ops: [HistoryOp] = []
         var connections: [Int: RESPConnection] = [:]
+        let slotRouting = SlotRoutingClient(cluster: cluster, timeout: timeout, seed: rng.next())
         var counter = 0
         var lastSeen: [String: String] = [:]
         while !stopFlag.current {
-            // Every operation goes to a random node, over one connection per node: whatever node
-            // is paused, cut off or deposed keeps getting its share of the requests.
+            // In any-node mode every operation goes to a random node, over one connection per
+            // node: whatever node is paused, cut off or deposed keeps getting its share of the
+            // requests.
             let node = Int(rng.next() % UInt64(cluster.count))
-            if connections[node] == nil {
+            if mode == .anyNode && connections[node] == nil {
                 connections[node] = try? cluster.connection(node, timeout: timeout)
             }
-            guard let connection = connections[node] else {
+            if mode == .anyNode && connections[node] == nil {
                 sleepSeconds(0.02)
                 continue
             }
@@ -84,7 +100,7 @@ final class Workload: @unchecked Sendable {
             default: (kind, args) = (.incr, [])
             }
             var op = HistoryOp(client: client, kind: kind, key: key, args: args, invoke: monotonicNanos(), complete: nil, outcome: .unknown)
-            let (outcome, result, broken) = perform(op, on: connection)
+            let (outcome, result, broken) = mode == .cluster ? perform(op, routing: slotRouting) : perform(op, on: connections[node]!)
             let end = monotonicNanos()
             if broken {
                 connections[node] = nil
@@ -108,8 +124,8 @@ final class Workload: @unchecked Sendable {
         return ops
     }
 
-    /// Sends one operation; returns its outcome, result and whether the connection is unusable.
-    func perform(_ op: HistoryOp, on c: RESPConnection) -> (HistoryOp.Outcome, HistoryOp.Value, Bool) {
+    /// The RESP command of an operation.
+    static func command(_ op: HistoryOp) -> [[UInt8]] {
         var command = [op.kind == .incr ? "INCR" : op.kind == .del ? "DEL" : op.kind == .get ? "GET" : "SET", op.key]
         switch op.kind {
         case .set: command += [op.args[0]]
@@ -117,30 +133,54 @@ final class Workload: @unchecked Sendable {
         case .setIfEq: command += [op.args[0], "IFEQ", op.args[1]]
         default: break
         }
-        let isRead = op.kind == .get
+        return command.map { Array($0.utf8) }
+    }
+
+    /// Sends one operation; returns its outcome, result and whether the connection is unusable.
+    func perform(_ op: HistoryOp, on c: RESPConnection) -> (HistoryOp.Outcome, HistoryOp.Value, Bool) {
         let reply: RESPReply
         do {
-            reply = try c.send(command.map { Array($0.utf8) })
+            reply = try c.send(Self.command(op))
         } catch {
-            return (isRead ? .fail : .unknown, .null, true)
+            return (op.kind == .get ? .fail : .unknown, .null, true)
         }
+        let (outcome, result) = Self.classify(reply, of: op)
+        return (outcome, result, false)
+    }
+
+    /// Sends one operation as a Redis Cluster client does: a write the cluster answered "not
+    /// executed" is recorded as failed, so if it was applied after all the checker sees it.
+    func perform(_ op: HistoryOp, routing: SlotRoutingClient) -> (HistoryOp.Outcome, HistoryOp.Value, Bool) {
+        switch routing.send(Self.command(op), slot: Slot(forKey: Array(op.key.utf8))) {
+        case .notExecuted: return (.fail, .null, false)
+        case .lost: return (op.kind == .get ? .fail : .unknown, .null, true)
+        case .reply(let reply):
+            let (outcome, result) = Self.classify(reply, of: op)
+            return (outcome, result, false)
+        }
+    }
+
+    /// What a reply says about an operation.
+    static func classify(_ reply: RESPReply, of op: HistoryOp) -> (HistoryOp.Outcome, HistoryOp.Value) {
+        let isRead = op.kind == .get
         switch reply {
         case .error(let message):
             // INCR of a non-integer changes nothing; other errors of a write may come after
-            // the entry was proposed (leader lost, timeout), so the write may still happen.
-            if isRead || (op.kind == .incr && message.contains("not an integer")) { return (.fail, .null, false) }
-            return (.unknown, .null, false)
+            // the entry was proposed (leader lost, timeout: -UNCERTAIN), so the write may still
+            // happen.
+            if isRead || (op.kind == .incr && message.contains("not an integer")) { return (.fail, .null) }
+            return (.unknown, .null)
         case .null, .nullArray:
-            return op.kind == .get || op.kind == .setNX || op.kind == .setIfEq ? (.ok, .null, false) : (isRead ? .fail : .unknown, .null, false)
+            return op.kind == .get || op.kind == .setNX || op.kind == .setIfEq ? (.ok, .null) : (isRead ? .fail : .unknown, .null)
         case .integer(let i):
-            return op.kind == .del || op.kind == .incr ? (.ok, .integer(i), false) : (isRead ? .fail : .unknown, .null, false)
+            return op.kind == .del || op.kind == .incr ? (.ok, .integer(i)) : (isRead ? .fail : .unknown, .null)
         case .simpleString, .bulkString:
             let text = reply.text ?? ""
-            if op.kind == .get { return (.ok, .string(text), false) }
-            if op.kind != .del && op.kind != .incr && text == "OK" { return (.ok, .string("OK"), false) }
-            return (.unknown, .null, false)
+            if op.kind == .get { return (.ok, .string(text)) }
+            if op.kind != .del && op.kind != .incr && text == "OK" { return (.ok, .string("OK")) }
+            return (.unknown, .null)
         case .array:
-            return (isRead ? .fail : .unknown, .null, false)
+            return (isRead ? .fail : .unknown, .null)
         }
     }
 }

@@ -78,7 +78,9 @@ public final class KVStateMachine {
             case .new: break
             case .duplicate(let result): return result
             case .stale(let floor):
-                return .error("ERR stale request: sequence \(request.sequence) of client \(request.clientID) is too old to be answered (at or below \(floor))")
+                // Its result has left the session's window: whether it was applied cannot
+                // be told any more.
+                return .error("UNCERTAIN stale request: sequence \(request.sequence) of client \(request.clientID) is too old to tell whether it was applied (at or below \(floor))")
             }
         }
         clockMillis = max(clockMillis, request.timestampMillis)

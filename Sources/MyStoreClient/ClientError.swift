@@ -61,6 +61,12 @@ public indirect enum ClientError: Error, Hashable, Sendable, CustomStringConvert
         return code == "TRYAGAIN" || code == "CLUSTERDOWN" || code == "LOADING"
     }
 
+    /// Whether an error reply says the write's outcome is unknown (`-UNCERTAIN`): it may or
+    /// may not have been applied. Only a write sent under a session may be retried then.
+    public static func isOutcomeUnknown(_ message: String) -> Bool {
+        message.prefix { $0 != " " } == "UNCERTAIN"
+    }
+
     public var description: String {
         switch self {
         case .cannotResolve(let host, let reason): "cannot resolve \(host): \(reason)"

@@ -9,7 +9,8 @@ import ShardRouter
 /// command to the node serving its key's slot (or to any node while the map is unknown:
 /// every node forwards to the shard's leader), follows `-MOVED` and `-ASK`, keeps one
 /// connection per node, and retries transient failures with bounded backoff. Writes go
-/// through an exactly-once ``WriteSession``: a retried write re-sends the same sequence.
+/// through an exactly-once ``WriteSession``: a retried write re-sends the same sequence, so
+/// even a write answered `-UNCERTAIN` (outcome unknown) is retried safely.
 ///
 /// Blocking and not thread-safe: use one client per thread (each has its own session).
 public final class ClusterClient {
@@ -106,7 +107,10 @@ public final class ClusterClient {
                     redirect = next
                     continue
                 }
-                guard ClientError.isTransientServerError(message) else { return reply }
+                // An unknown outcome is retried only for a write under the session: the retry
+                // re-sends its sequence, so the write applies once and the first result returns.
+                let sessionWrite = wire.first == WriteSession.execCommand
+                guard ClientError.isTransientServerError(message) || (sessionWrite && ClientError.isOutcomeUnknown(message)) else { return reply }
                 failure = .serverError(node, message: message)
             } catch {
                 guard error.isTransient else { throw error }

@@ -10,9 +10,14 @@ struct PlantedBugs: Sendable, Hashable {
     /// `skip-wal`: the WAL writes a group's creation but drops every later write, so the node
     /// acknowledges appends and votes it never made durable.
     var skipWAL = false
+    /// `moved-after-append`: the router forgets that a write may be in a Raft log, so a write
+    /// whose leader stepped down is answered -MOVED or -TRYAGAIN ("not executed") though it
+    /// may have been applied (the behaviour before writes tracked their appends).
+    var movedAfterAppend = false
 
     static let skipWALName = "skip-wal"
-    static var names: [String] { PlantedBug.allCases.map(\.rawValue) + [skipWALName] }
+    static let movedAfterAppendName = "moved-after-append"
+    static var names: [String] { PlantedBug.allCases.map(\.rawValue) + [skipWALName, movedAfterAppendName] }
 
     init() {}
 
@@ -20,6 +25,8 @@ struct PlantedBugs: Sendable, Hashable {
         for name in names {
             if name == Self.skipWALName {
                 skipWAL = true
+            } else if name == Self.movedAfterAppendName {
+                movedAfterAppend = true
             } else if let bug = PlantedBug(rawValue: name) {
                 raft.insert(bug)
             } else {
@@ -28,10 +35,11 @@ struct PlantedBugs: Sendable, Hashable {
         }
     }
 
-    var isEmpty: Bool { raft.isEmpty && !skipWAL }
+    var isEmpty: Bool { raft.isEmpty && !skipWAL && !movedAfterAppend }
 
     var warning: String {
-        let list = (raft.map(\.rawValue).sorted() + (skipWAL ? [Self.skipWALName] : [])).joined(separator: ", ")
+        let list = (raft.map(\.rawValue).sorted() + (skipWAL ? [Self.skipWALName] : []) + (movedAfterAppend ? [Self.movedAfterAppendName] : []))
+            .joined(separator: ", ")
         return "mystore-server: WARNING: PLANTED BUGS ENABLED (\(list)). This node breaks consistency on purpose, for fault testing only. NEVER use it for real data."
     }
 }

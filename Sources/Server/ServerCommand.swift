@@ -111,7 +111,7 @@ struct ServerCommand: AsyncParsableCommand {
             try? await group.shutdownGracefully()
             throw error
         }
-        let router = CommandRouter(node: node, config: plan.config, loop: group.next())
+        let router = CommandRouter(node: node, config: plan.config, loop: group.next(), plantedBugs: plan.plantedBugs)
         node.rebalancer.router = router
         node.transport.onForward = { [router] args, hops, reply in
             var session = RouteSession()

@@ -21,6 +21,24 @@ struct FaultInjectionTests {
         }
     }
 
+    /// Redis Cluster clients: the nodes answer -MOVED, the clients route by slot and take
+    /// MOVED/TRYAGAIN for "not executed", so a write answered that way and applied anyway is
+    /// a violation.
+    @Test func shortRunWithRedisClusterClientsPasses() throws {
+        let run = try FaultRun(["--duration", "\(FaultRun.seconds)", "--client-mode", "cluster",
+                                "--faults", "isolate-leader,zombie-leader,kill-leader,partition,pause", "--seed", "103"])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.summary["verdict"] as? String == "linearizable")
+        let ops = run.summary["operations"] as? [String: Any]
+        #expect((ops?["ok"] as? Int ?? 0) > 100, "too few operations succeeded: \(ops ?? [:])")
+    }
+
+    /// The router's old behaviour, answering -MOVED/-TRYAGAIN for a write in the log, is
+    /// caught by the cluster-client mode.
+    @Test func plantedMovedAfterAppendIsFlagged() throws {
+        try expectFlagged("moved-after-append", ["--client-mode", "cluster"])
+    }
+
     @Test func plantedStaleReadIsFlagged() throws {
         try expectFlagged("stale-read")
     }
@@ -32,10 +50,10 @@ struct FaultInjectionTests {
     /// Detection depends on timing (a stale read needs a read at the deposed leader after a newer
     /// write elsewhere), so a run may miss the bug on a busy machine: up to three runs, with
     /// different seeds, and any of them flagging the bug passes. A clean run must never be flagged.
-    func expectFlagged(_ bug: String) throws {
+    func expectFlagged(_ bug: String, _ extra: [String] = []) throws {
         var outputs: [String] = []
         for seed in 7...9 {
-            let run = try FaultRun(["--duration", "\(FaultRun.seconds)", "--plant-bug", bug, "--seed", "\(seed)"])
+            let run = try FaultRun(["--duration", "\(FaultRun.seconds)", "--plant-bug", bug, "--seed", "\(seed)"] + extra)
             if run.status == 1 && run.summary["verdict"] as? String == "violation" { return }
             #expect(run.status == 0 || run.status == 1, "\(run.output)")
             outputs.append(run.output)

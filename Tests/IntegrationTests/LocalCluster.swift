@@ -11,6 +11,9 @@ final class LocalCluster: @unchecked Sendable {
     let root: String
     let ports: [Int]
     let extraArgs: [String]
+    /// Each node's IP address: 127.0.0.1 unless given. Nodes on addresses of their own can be
+    /// cut apart by address (see `LoopbackPartition`).
+    let hosts: [Int: String]
     private(set) var processes: [Int: Process] = [:]
 
     /// The server binary, built next to the test bundle by `swift build --build-tests`.
@@ -19,16 +22,18 @@ final class LocalCluster: @unchecked Sendable {
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("mystore-server").path
     }
 
-    init(name: String, ports: [Int], extraArgs: [String] = []) throws {
+    init(name: String, ports: [Int], extraArgs: [String] = [], hosts: [Int: String] = [:]) throws {
         root = "/tmp/mystore-it-\(name)-\(getpid())"
         self.ports = ports
         self.extraArgs = extraArgs
+        self.hosts = hosts
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try (ports.map { "127.0.0.1:\($0)" }.joined(separator: "\n") + "\n").write(toFile: membershipPath, atomically: true, encoding: .utf8)
+        try (ports.map { "\(host($0)):\($0)" }.joined(separator: "\n") + "\n").write(toFile: membershipPath, atomically: true, encoding: .utf8)
     }
 
     var membershipPath: String { root + "/cluster.membership" }
+    func host(_ port: Int) -> String { hosts[port] ?? "127.0.0.1" }
     func dataDir(_ port: Int) -> String { root + "/data-\(port)" }
     func logPath(_ port: Int) -> String { root + "/node-\(port).log" }
 
@@ -36,7 +41,7 @@ final class LocalCluster: @unchecked Sendable {
     func start(_ port: Int, args: [String] = []) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.serverBinary)
-        p.arguments = ["--self", "127.0.0.1:\(port)", "--membership", membershipPath, "--data-dir", dataDir(port),
+        p.arguments = ["--self", "\(host(port)):\(port)", "--membership", membershipPath, "--data-dir", dataDir(port),
                        "--set", "tick_interval_ms=50"] + extraArgs + args
         _ = FileManager.default.createFile(atPath: logPath(port), contents: nil)
         let log = FileHandle(forWritingAtPath: logPath(port))!
@@ -66,8 +71,8 @@ final class LocalCluster: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    func connection(_ port: Int) throws -> RESPConnection {
-        try RESPConnection(to: NodeAddress(host: "127.0.0.1", port: UInt16(port))!, settings: ConnectionSettings(timeout: .seconds(10)))
+    func connection(_ port: Int, timeout: Duration = .seconds(10)) throws -> RESPConnection {
+        try RESPConnection(to: NodeAddress(host: host(port), port: UInt16(port))!, settings: ConnectionSettings(timeout: timeout))
     }
 
     /// Waits until every node answers and every shard it hosts knows its leader.

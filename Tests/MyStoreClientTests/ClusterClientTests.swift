@@ -137,6 +137,28 @@ struct ClusterClientTests {
         #expect(node.commands.filter { $0[0] != "CLUSTER" }.count == 3)
     }
 
+    @Test func anUncertainWriteIsRetriedUnderItsSessionAndNothingElseIs() throws {
+        // The first try of the write ends with its outcome unknown; the retry carries the same
+        // sequence (the server dedupes it) and gets the result.
+        let tries = SharedValue(0)
+        let node = try FakeRESPServer { command, _ in
+            if command[0] == "CLUSTER" { return .reply("*0\r\n") }
+            if command[0] == "MYSTORE.EXEC" {
+                tries.value += 1
+                return .reply(tries.value == 1 ? "-UNCERTAIN outcome unknown\r\n" : ":7\r\n")
+            }
+            return .reply("-UNCERTAIN outcome unknown\r\n")
+        }
+        defer { node.stop() }
+        let client = try ClusterClient(seeds: [node.node], settings: Self.settings(attempts: 3))
+        #expect(try client.incr(Array("n".utf8), by: 2) == 7)
+        #expect(node.commands.filter { $0[0] != "CLUSTER" } == Array(repeating: ["MYSTORE.EXEC", "42", "1", "INCRBY", "n", "2"], count: 2))
+        // Without a session a retry could apply the write twice: the reply is returned as is.
+        let plain = try client.command([Array("INCR".utf8), Array("n".utf8)], on: node.node)
+        #expect(plain == .error("UNCERTAIN outcome unknown"))
+        #expect(node.commands.filter { $0[0] == "INCR" }.count == 1)
+    }
+
     @Test func backoffStaysWithinTheTimeBudget() throws {
         let node = try FakeRESPServer { _, _ in .reply("-CLUSTERDOWN electing\r\n") }
         defer { node.stop() }

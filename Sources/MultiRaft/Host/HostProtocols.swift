@@ -65,6 +65,12 @@ extension RaftTransport {
 }
 
 /// Why a proposal or read did not complete.
+///
+/// For a proposal the cases split in two. `notLeader`, `unknownGroup` and `dropped` come before
+/// the entry was appended to the log: it was not executed and never will be. `timeout` and
+/// `outcomeUnknown` come after: the entry is in this node's log and may have reached others,
+/// so it may still commit; only the state machine (a session's deduplicated retry, or a read)
+/// can tell. `isAfterAppend` says which.
 public enum HostError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Not the leader; the leader's node if known.
     case notLeader(NodeID?)
@@ -72,6 +78,18 @@ public enum HostError: Error, Sendable, Equatable, CustomStringConvertible {
     case timeout
     case dropped(String)
     case storage(String)
+    /// An appended proposal this node stopped waiting for: it lost leadership, or its replica
+    /// was removed. The entry may still commit under another leader.
+    case outcomeUnknown(String)
+
+    /// Whether the failed proposal may have been appended to a Raft log (and so may still
+    /// take effect).
+    public var isAfterAppend: Bool {
+        switch self {
+        case .timeout, .outcomeUnknown, .storage: true
+        case .notLeader, .unknownGroup, .dropped: false
+        }
+    }
 
     public var description: String {
         switch self {
@@ -80,6 +98,7 @@ public enum HostError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout: "timed out waiting for the cluster"
         case .dropped(let why): "dropped: \(why)"
         case .storage(let why): "storage failure: \(why)"
+        case .outcomeUnknown(let why): "outcome unknown: \(why)"
         }
     }
 }

@@ -36,7 +36,7 @@ extension RaftHost {
     }
 
     func destroy(_ g: HostedGroup, reason: String) {
-        for (_, p) in g.proposals { p.completion(.failure(.notLeader(nil))) }
+        for (_, p) in g.proposals { p.completion(.failure(.outcomeUnknown("replica removed from the group"))) }
         for (_, r) in g.reads { r.completion(.failure(.notLeader(nil))) }
         g.proposals = [:]
         g.reads = [:]

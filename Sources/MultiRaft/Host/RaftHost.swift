@@ -499,8 +499,9 @@ public final class RaftHost: @unchecked Sendable {
                 if let id = try? r.readUInt64(), g.reads[id] != nil { g.reads[id]!.index = rs.index }
             }
             if rd.softState != nil && g.core.role != .leader {
-                // Lost leadership: pending proposals may never commit here; let callers retry.
-                for (_, p) in g.proposals { p.completion(.failure(.notLeader(leaderNode(g)))) }
+                // Lost leadership: pending proposals are in the log and may still commit
+                // under the new leader, or be overwritten; this node no longer learns which.
+                for (_, p) in g.proposals { p.completion(.failure(.outcomeUnknown("leadership lost"))) }
                 g.proposals = [:]
             }
             if rd.softState != nil {

@@ -15,7 +15,7 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     let streams: SnapshotStreams
     private let channels = NIOLockedValueBox<[NodeID: any Channel]>([:])
     private let dialing = NIOLockedValueBox<Set<NodeID>>([])
-    private let pendingForwards = NIOLockedValueBox<[UInt64: @Sendable ([UInt8]?) -> Void]>([:])
+    private let pendingForwards = NIOLockedValueBox<[UInt64: @Sendable (ForwardOutcome) -> Void]>([:])
     private let nextForward = NIOLockedValueBox<UInt64>(1)
     private let stopped = NIOLockedValueBox(false)
     /// Where inbound Raft batches go (the host), set before `start`.
@@ -23,6 +23,9 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     /// Executes a forwarded command and completes with its RESP reply bytes.
     var onForward: @Sendable (_ arguments: [[UInt8]], _ hops: UInt8, _ reply: @escaping @Sendable ([UInt8]) -> Void) -> Void = { _, _, r in r([]) }
     private var server: (any Channel)?
+    /// The node's own address, outgoing connections' source: a firewall (or a test's
+    /// partition) tells the nodes apart by address even when they share a host.
+    private var localAddress: SocketAddress?
 
     init(selfNode: NodeID, clusterID: UInt64, peers: [NodeID: (host: String, port: Int)], group: any EventLoopGroup, streams: SnapshotStreams) {
         self.selfNode = selfNode
@@ -57,6 +60,7 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
                 }
             }
             .bind(host: host, port: port).get()
+        localAddress = try? SocketAddress(ipAddress: host, port: 0)
         for peer in peers.keys where peer > selfNode { dial(peer, attempt: 0) }
     }
 
@@ -69,7 +73,9 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     private func dial(_ peer: NodeID, attempt: Int) {
         guard !stopped.withLockedValue({ $0 }), let addr = peers[peer] else { return }
         guard dialing.withLockedValue({ $0.insert(peer).inserted }) else { return }
-        ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
+        if let localAddress { bootstrap = bootstrap.bind(to: localAddress) }
+        bootstrap
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(2))
             .channelInitializer { [self] channel in
@@ -133,18 +139,28 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
 
     // MARK: Forwarding
 
-    /// Sends a client command to `node`; `reply` gets the RESP reply bytes, or nil when the
-    /// node cannot be reached (or does not answer within the timeout).
-    func forward(_ arguments: [[UInt8]], hops: UInt8, to node: NodeID, timeoutMillis: Int64, reply: @escaping @Sendable ([UInt8]?) -> Void) {
+    /// What became of a forwarded command.
+    enum ForwardOutcome: Sendable {
+        /// The target's RESP reply.
+        case reply([UInt8])
+        /// Not sent: no connection to the target. The target never saw the command.
+        case notSent
+        /// Sent, but no reply within the timeout (or the connection broke): the target may
+        /// have executed it.
+        case noReply
+    }
+
+    /// Sends a client command to `node`; `reply` gets what became of it.
+    func forward(_ arguments: [[UInt8]], hops: UInt8, to node: NodeID, timeoutMillis: Int64, reply: @escaping @Sendable (ForwardOutcome) -> Void) {
         let id = nextForward.withLockedValue { n in defer { n += 1 }; return n }
         pendingForwards.withLockedValue { $0[id] = reply }
         guard write(.forward(id: id, hops: hops, arguments: arguments), to: node) else {
             pendingForwards.withLockedValue { $0[id] = nil }
-            reply(nil)
+            reply(.notSent)
             return
         }
         group.next().scheduleTask(in: .milliseconds(timeoutMillis)) { [self] in
-            if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(nil) }
+            if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(.noReply) }
         }
     }
 
@@ -166,7 +182,7 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
                 channel.writeAndFlush(ByteBuffer(bytes: PeerFrame.reply(id: id, resp: resp).encoded()), promise: nil)
             }
         case .reply(let id, let resp):
-            if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(resp) }
+            if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(.reply(resp)) }
         case .snapshotBegin, .snapshotChunk, .snapshotEnd, .snapshotAck:
             channel.close(promise: nil)  // handled by PeerHandler on a stream connection
         }

@@ -26,6 +26,8 @@ final class CommandRouter: @unchecked Sendable {
     let redirectWithMoved: Bool
     let timeoutMillis: Int
     let loop: any EventLoop
+    /// The planted bug `moved-after-append` (fault testing only): appends are forgotten.
+    let forgetsAppends: Bool
     /// SCAN cursors: id → (shard position, last key returned).
     private let cursors = NIOLockedValueBox<(next: UInt64, open: [UInt64: (shard: Int, after: [UInt8])])>((1, [:]))
     static let maxHops: UInt8 = 3
@@ -35,7 +37,8 @@ final class CommandRouter: @unchecked Sendable {
         "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN",
     ]).union(adminNames)
 
-    init(node: ClusterNode, config: NodeConfig, loop: any EventLoop) {
+    init(node: ClusterNode, config: NodeConfig, loop: any EventLoop, plantedBugs: PlantedBugs = PlantedBugs()) {
+        forgetsAppends = plantedBugs.movedAfterAppend
         self.node = node
         limits = CommandParser.Limits(maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes)
         redirectWithMoved = config.redirectWithMoved
@@ -109,13 +112,26 @@ final class CommandRouter: @unchecked Sendable {
                 readOnly: readOnly, hops: hops, deadline: deadline, reply: reply)
     }
 
+    /// One try at a key command, retried every 40 ms until `deadline`.
+    ///
+    /// `appended` says whether an earlier try of this write may have put it into a Raft log
+    /// (here, or on a node it was forwarded to). From then on the write's outcome is "applied"
+    /// or "unknown", never "not executed": it is not answered with MOVED or TRYAGAIN (Redis
+    /// clients retry those as if nothing had happened), but followed through the peer path
+    /// under its session (client id, sequence), so a retry applies at most once and returns
+    /// the original result; past the deadline it gets `-UNCERTAIN`. A write without a session
+    /// cannot be retried safely, so it gets `-UNCERTAIN` as soon as its outcome is unknown.
     private func attempt(group: GroupID, shard: Shard, slot: Slot, parsed: ParsedCommand, args: [[UInt8]], clientID: UInt64,
-                         sequence: UInt64, readOnly: Bool, hops: UInt8, deadline: Double, reply: @escaping Reply) {
-        let retry: @Sendable () -> Void = { [self] in
-            guard now() < deadline else { return reply(.error("TRYAGAIN shard \(shard.id.rawValue) has no reachable leader; retry")) }
+                         sequence: UInt64, readOnly: Bool, hops: UInt8, deadline: Double, appended: Bool = false, reply: @escaping Reply) {
+        let hasSession = clientID != 0 && sequence != 0
+        let retry: @Sendable (_ appended: Bool) -> Void = { [self] appended in
+            let appended = appended && !forgetsAppends
+            guard now() < deadline, hasSession || !appended else {
+                return reply(appended ? Self.uncertain(shard) : .error("TRYAGAIN shard \(shard.id.rawValue) has no reachable leader; retry"))
+            }
             loop.scheduleTask(in: .milliseconds(40)) { [self] in
                 attempt(group: group, shard: shard, slot: slot, parsed: parsed, args: args, clientID: clientID, sequence: sequence,
-                        readOnly: readOnly, hops: hops, deadline: deadline, reply: reply)
+                        readOnly: readOnly, hops: hops, deadline: deadline, appended: appended, reply: reply)
             }
         }
         let status = node.host.status(of: group)
@@ -127,32 +143,37 @@ final class CommandRouter: @unchecked Sendable {
                 node.host.propose(group, request.encoded()) { result in
                     switch result {
                     case .success(let r): reply(mapper(r as? KVResult ?? .error("ERR internal: unexpected result")))
-                    case .failure(.timeout): reply(.error("TRYAGAIN timed out waiting for shard \(shard.id.rawValue); retry"))
-                    case .failure: retry()
+                    case .failure(let e): retry(appended || e.isAfterAppend)
                     }
                 }
                 return
             }
             forwardOrRedirect(to: status?.leaderNode ?? preferredNode(shard), slot: slot, args: Self.forwardable(args, clientID: clientID, sequence: sequence),
-                              hops: hops, retry: retry, reply: reply)
+                              hops: hops, deadline: deadline, write: true, appended: appended, retry: retry, reply: reply)
         case .read(_, let body):
             // Served here only by a replica that knows a leader to confirm the read with; one
             // that knows none (an election, or a replica removed from the group while its node
             // was cut off, which never hears from a leader again) hands the read to the node the
             // shard map names.
             guard let status, status.leaderNode != nil || readOnly else {
-                return forwardOrRedirect(to: preferredNode(shard), slot: slot, args: args, hops: hops, retry: retry, reply: reply)
+                return forwardOrRedirect(to: preferredNode(shard), slot: slot, args: args, hops: hops, deadline: deadline, write: false, appended: false, retry: retry, reply: reply)
             }
             let run: RaftHost.ReadBody = { sm in body((sm as! KVShardMachine).store) }
             let done: RaftHost.Completion = { result in
                 switch result {
                 case .success(let v): reply(v as? RESPValue ?? .error("ERR internal: unexpected result"))
                 case .failure(.timeout): reply(.error("TRYAGAIN timed out waiting for shard \(shard.id.rawValue); retry"))
-                case .failure: retry()
+                case .failure: retry(false)
                 }
             }
             if readOnly { node.host.readLocal(group, run, completion: done) } else { node.host.read(group, run, completion: done) }
         }
+    }
+
+    /// The reply to a write whose outcome this node cannot learn before its deadline. No Redis
+    /// client retries this code on its own (see docs/compatibility.md).
+    static func uncertain(_ shard: Shard) -> RESPValue {
+        .error("UNCERTAIN outcome unknown: the write may or may not have been applied by shard \(shard.id.rawValue); read the key before retrying")
     }
 
     private func preferredNode(_ shard: Shard) -> NodeID? {
@@ -170,15 +191,42 @@ final class CommandRouter: @unchecked Sendable {
 
     private static func asciiUpper(_ c: UInt8) -> UInt8 { c >= 97 && c <= 122 ? c - 32 : c }
 
-    private func forwardOrRedirect(to target: NodeID?, slot: Slot, args: [[UInt8]], hops: UInt8, retry: @escaping @Sendable () -> Void, reply: @escaping Reply) {
-        guard let target, target != node.selfID else { return retry() }
-        if redirectWithMoved && hops == 0, let addr = node.addresses[target] {
+    /// Error codes that Redis clients read as "the command was not executed" and retry by
+    /// themselves. A write that may be in a Raft log never gets one of them.
+    static let notExecutedCodes: Set<String> = ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING", "READONLY"]
+
+    /// Whether RESP reply bytes are an error with one of `notExecutedCodes`.
+    static func isNotExecuted(_ bytes: [UInt8]) -> Bool {
+        guard bytes.first == UInt8(ascii: "-") else { return false }
+        let code = bytes.dropFirst().prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }
+        return notExecutedCodes.contains(String(decoding: code, as: UTF8.self))
+    }
+
+    /// Sends the command to `target`, or redirects the client there with `-MOVED` when so
+    /// configured and the write cannot have been appended yet. A write's reply from the
+    /// target is relayed unless it says "not executed" after this node may have appended it:
+    /// then the write is followed further (the target's own attempts appended nothing).
+    private func forwardOrRedirect(to target: NodeID?, slot: Slot, args: [[UInt8]], hops: UInt8, deadline: Double, write: Bool, appended: Bool,
+                                   retry: @escaping @Sendable (_ appended: Bool) -> Void, reply: @escaping Reply) {
+        guard let target, target != node.selfID else { return retry(appended) }
+        if redirectWithMoved && hops == 0 && !appended, let addr = node.addresses[target] {
             return reply(.error("MOVED \(slot.rawValue) \(addr)"))
         }
-        guard hops < Self.maxHops else { return reply(.error("TRYAGAIN leadership is moving; retry")) }
-        node.transport.forward(args, hops: hops + 1, to: target, timeoutMillis: Int64(timeoutMillis)) { bytes in
-            guard let bytes else { return retry() }
-            reply(.raw(ByteBuffer(bytes: bytes)))
+        guard hops < Self.maxHops else {
+            return appended ? retry(true) : reply(.error("TRYAGAIN leadership is moving; retry"))
+        }
+        let remainingMillis = Int64(max(100, (deadline - now()) * 1000))
+        node.transport.forward(args, hops: hops + 1, to: target, timeoutMillis: remainingMillis) { outcome in
+            switch outcome {
+            case .notSent:
+                retry(appended)
+            case .noReply:
+                // The target may have appended it.
+                retry(appended || write)
+            case .reply(let bytes):
+                if write && appended && Self.isNotExecuted(bytes) { return retry(true) }
+                reply(.raw(ByteBuffer(bytes: bytes)))
+            }
         }
     }
 
