@@ -67,6 +67,12 @@ public indirect enum ClientError: Error, Hashable, Sendable, CustomStringConvert
         message.prefix { $0 != " " } == "UNCERTAIN"
     }
 
+    /// Whether an error reply says a session retry came too late to be told apart from a new
+    /// request (`-UNCERTAIN stale request ...`): retrying it again cannot help.
+    static func isStaleRetry(_ message: String) -> Bool {
+        message.hasPrefix("UNCERTAIN stale request")
+    }
+
     public var description: String {
         switch self {
         case .cannotResolve(let host, let reason): "cannot resolve \(host): \(reason)"

@@ -110,7 +110,8 @@ public final class ClusterClient {
                 // An unknown outcome is retried only for a write under the session: the retry
                 // re-sends its sequence, so the write applies once and the first result returns.
                 let sessionWrite = wire.first == WriteSession.execCommand
-                guard ClientError.isTransientServerError(message) || (sessionWrite && ClientError.isOutcomeUnknown(message)) else { return reply }
+                let retriable = ClientError.isTransientServerError(message) || (sessionWrite && ClientError.isOutcomeUnknown(message))
+                guard retriable && !ClientError.isStaleRetry(message) else { return reply }
                 failure = .serverError(node, message: message)
             } catch {
                 guard error.isTransient else { throw error }

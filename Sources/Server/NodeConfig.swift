@@ -43,7 +43,8 @@ struct NodeConfig: Hashable, Sendable {
     var peerPortOffset = 10_000
     /// Past values kept per key for `MYSTORE.HISTORY` / `mystore get --history`. Default 8.
     var historyDepth = 8
-    /// A client command that the cluster cannot complete in this time gets `-TRYAGAIN`.
+    /// A client command that the cluster cannot complete in this time gets `-TRYAGAIN`, or, for
+    /// a write that may be in a Raft log, `-UNCERTAIN` (docs/compatibility.md).
     /// Default 5000 (milliseconds).
     var requestTimeoutMilliseconds = 5_000
     /// How a node answers a command for a shard it does not lead: `forward` it to the leader

@@ -113,9 +113,9 @@ struct ServerCommand: AsyncParsableCommand {
         }
         let router = CommandRouter(node: node, config: plan.config, loop: group.next(), plantedBugs: plan.plantedBugs)
         node.rebalancer.router = router
-        node.transport.onForward = { [router] args, hops, reply in
+        node.transport.onForward = { [router] args, hops, budget, reply in
             var session = RouteSession()
-            router.execute(args, session: &session, hops: hops) { value in
+            router.execute(args, session: &session, hops: hops, budgetMillis: budget) { value in
                 var buffer = ByteBuffer()
                 buffer.writeRESPValue(value)
                 reply(Array(buffer.readableBytesView))

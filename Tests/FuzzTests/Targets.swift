@@ -87,7 +87,7 @@ extension FuzzTarget {
         let frames: [PeerFrame] = [
             .hello(node: 2, cluster: 0xABCDEF),
             .raft(sampleMessages().enumerated().map { (group: UInt64($0.offset), message: $0.element) }),
-            .forward(id: 7, hops: 1, arguments: [Array("SET".utf8), Array("k".utf8), Array("v".utf8)]),
+            .forward(id: 7, hops: 1, budgetMillis: 4_000, arguments: [Array("SET".utf8), Array("k".utf8), Array("v".utf8)]),
             .reply(id: 7, resp: Array("+OK\r\n".utf8)),
         ]
         return frames.map { Array($0.encoded().dropFirst(8)) }

@@ -38,7 +38,8 @@ import Glibc
         let ports = [c.firstPort, c.firstPort + 1, c.firstPort + 2]
         var hosts: [Int: String] = [:]
         for (i, port) in ports.enumerated() { hosts[port] = "127.0.\(c.subnet).\(10 + i)" }
-        let timeoutMillis = 8_000
+        // Room to heal and follow the write to the new leader; or a deadline the partition outlasts.
+        let timeoutMillis = c.healsInTime ? 15_000 : 6_000
         let cluster = try LocalCluster(name: "outcome-\(c.firstPort)", ports: ports, extraArgs: [
             "--set", "client_redirects=\(c.mode)", "--set", "shard_count=1", "--set", "request_timeout_ms=\(timeoutMillis)",
         ], hosts: hosts)
@@ -129,9 +130,11 @@ final class LoopbackPartition: @unchecked Sendable {
     static let iptables = ["/usr/sbin/iptables", "/sbin/iptables"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static var available: Bool { getuid() == 0 && iptables != nil }
 
-    /// Drops every packet from `source` to `destination`.
+    /// Drops every packet from `source` to `destination`. The same rule left by an earlier run
+    /// that was killed before it could heal is removed first.
     func drop(from source: String, to destination: String) throws {
         let rule = ["INPUT", "-s", source, "-d", destination, "-j", "DROP"]
+        for _ in 0..<10 where run(Self.iptables!, ["-w", "-D"] + rule).status == 0 {}
         let r = run(Self.iptables!, ["-w", "-I"] + rule)
         guard r.status == 0 else { throw PartitionError(text: "iptables -I \(rule.joined(separator: " ")): \(r.output)") }
         lock.withLock { rules.append(rule) }

@@ -19,7 +19,8 @@ public final class RaftHost: @unchecked Sendable {
 
     enum Input {
         case messages([(group: GroupID, message: Message)])
-        case propose(GroupID, [UInt8], Completion)
+        /// A proposal, with the monotonic time it fails with `.timeout` if not applied by then.
+        case propose(GroupID, [UInt8], deadline: Double, Completion)
         case read(GroupID, ReadBody, Completion)
         case transferLeadership(GroupID, ReplicaID)
         case confChange(GroupID, ConfChange, Completion)
@@ -247,9 +248,11 @@ public final class RaftHost: @unchecked Sendable {
     public func receive(_ batch: [(group: GroupID, message: Message)]) { submit(.messages(batch)) }
 
     /// Proposes `payload` to `group`; completes with the state machine's result once applied
-    /// here, or with an error (not the leader, timeout).
-    public func propose(_ group: GroupID, _ payload: [UInt8], completion: @escaping Completion) {
-        submit(.propose(group, payload, completion))
+    /// here, or with an error (not the leader, timeout after `timeoutMillis`, by default the
+    /// host's `requestTimeoutMillis`).
+    public func propose(_ group: GroupID, _ payload: [UInt8], timeoutMillis: Int64? = nil, completion: @escaping Completion) {
+        let deadline = now() + Double(timeoutMillis ?? Int64(settings.requestTimeoutMillis)) / 1000
+        submit(.propose(group, payload, deadline: deadline, completion))
     }
 
     /// Runs `body` against the group's state machine once a linearizable read is confirmed
@@ -370,7 +373,7 @@ public final class RaftHost: @unchecked Sendable {
             case .success: completion(.success(g.core.lastIndex))
             case .failure(let e): completion(.failure(.dropped(e.description)))
             }
-        case .propose(let gid, let payload, let completion):
+        case .propose(let gid, let payload, let deadline, let completion):
             guard let g = groups[gid] else { return completion(.failure(.unknownGroup(gid))) }
             guard g.core.role == .leader else { return completion(.failure(.notLeader(leaderNode(g)))) }
             let id = nextID
@@ -381,7 +384,7 @@ public final class RaftHost: @unchecked Sendable {
             w.write(payload)
             switch g.core.propose(w.bytes) {
             case .success:
-                g.proposals[id] = (completion, now() + Double(settings.requestTimeoutMillis) / 1000)
+                g.proposals[id] = (completion, deadline)
             case .failure(let e):
                 completion(.failure(.dropped(e.description)))
             }

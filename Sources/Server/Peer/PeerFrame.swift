@@ -9,8 +9,10 @@ enum PeerFrame: Sendable {
     case hello(node: NodeID, cluster: UInt64)
     /// Raft messages of any number of groups.
     case raft([(group: GroupID, message: Message)])
-    /// A client command forwarded to the node that leads its shard; `hops` bounds re-forwarding.
-    case forward(id: UInt64, hops: UInt8, arguments: [[UInt8]])
+    /// A client command forwarded to the node that leads its shard; `hops` bounds re-forwarding,
+    /// and the receiver gives up within `budgetMillis` (what is left of the sender's deadline),
+    /// so no copy of the request outlives the answer its client got.
+    case forward(id: UInt64, hops: UInt8, budgetMillis: UInt32, arguments: [[UInt8]])
     /// The RESP-encoded reply to a forwarded command.
     case reply(id: UInt64, resp: [UInt8])
     /// First frame of a snapshot stream (a connection of its own): the sender, its cluster,
@@ -42,10 +44,11 @@ enum PeerFrame: Sendable {
                 w.write(g)
                 m.encode(into: &w)
             }
-        case .forward(let id, let hops, let args):
+        case .forward(let id, let hops, let budget, let args):
             w.write(UInt8(3))
             w.write(id)
             w.write(hops)
+            w.write(budget)
             w.write(UInt32(args.count))
             for a in args { w.writeBlob(a) }
         case .reply(let id, let resp):
@@ -92,12 +95,12 @@ enum PeerFrame: Sendable {
             for _ in 0..<n { batch.append((try r.readUInt64(), try Message.decode(from: &r))) }
             return .raft(batch.map { (group: $0.0, message: $0.1) })
         case 3:
-            let id = try r.readUInt64(), hops = try r.readUInt8()
+            let id = try r.readUInt64(), hops = try r.readUInt8(), budget = try r.readUInt32()
             let n = try r.readUInt32()
             guard Int(n) * 4 <= r.remaining else { throw DecodeError("forward of \(n) arguments exceeds the frame") }
             var args: [[UInt8]] = []
             for _ in 0..<n { args.append(try r.readBlob()) }
-            return .forward(id: id, hops: hops, arguments: args)
+            return .forward(id: id, hops: hops, budgetMillis: budget, arguments: args)
         case 4:
             return .reply(id: try r.readUInt64(), resp: try r.readBlob())
         case 5:

@@ -15,13 +15,16 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     let streams: SnapshotStreams
     private let channels = NIOLockedValueBox<[NodeID: any Channel]>([:])
     private let dialing = NIOLockedValueBox<Set<NodeID>>([])
-    private let pendingForwards = NIOLockedValueBox<[UInt64: @Sendable (ForwardOutcome) -> Void]>([:])
+    /// Forwarded commands waiting for their reply: the node asked, and who gets the reply.
+    private let pendingForwards = NIOLockedValueBox<[UInt64: (node: NodeID, reply: @Sendable (ForwardOutcome) -> Void)]>([:])
     private let nextForward = NIOLockedValueBox<UInt64>(1)
     private let stopped = NIOLockedValueBox(false)
     /// Where inbound Raft batches go (the host), set before `start`.
     var onRaft: @Sendable ([(group: GroupID, message: Message)]) -> Void = { _ in }
     /// Executes a forwarded command and completes with its RESP reply bytes.
-    var onForward: @Sendable (_ arguments: [[UInt8]], _ hops: UInt8, _ reply: @escaping @Sendable ([UInt8]) -> Void) -> Void = { _, _, r in r([]) }
+    var onForward: @Sendable (_ arguments: [[UInt8]], _ hops: UInt8, _ budgetMillis: Int, _ reply: @escaping @Sendable ([UInt8]) -> Void) -> Void = {
+        _, _, _, r in r([])
+    }
     private var server: (any Channel)?
     /// The node's own address, outgoing connections' source: a firewall (or a test's
     /// partition) tells the nodes apart by address even when they share a host.
@@ -113,7 +116,10 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
                 c[peer] = nil
                 return true
             }
-            if removed { redial(peer, attempt: 0) }
+            if removed {
+                failForwards(to: peer)
+                redial(peer, attempt: 0)
+            }
         }
     }
 
@@ -145,23 +151,35 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
         case reply([UInt8])
         /// Not sent: no connection to the target. The target never saw the command.
         case notSent
-        /// Sent, but no reply within the timeout (or the connection broke): the target may
-        /// have executed it.
+        /// Sent, but no reply within the timeout, or the connection closed first: the target
+        /// may have executed it.
         case noReply
     }
 
-    /// Sends a client command to `node`; `reply` gets what became of it.
-    func forward(_ arguments: [[UInt8]], hops: UInt8, to node: NodeID, timeoutMillis: Int64, reply: @escaping @Sendable (ForwardOutcome) -> Void) {
+    /// Sends a client command to `node`, which gives up on it within `budgetMillis`; `reply`
+    /// gets what became of it, within `timeoutMillis`.
+    func forward(_ arguments: [[UInt8]], hops: UInt8, to node: NodeID, budgetMillis: Int64, timeoutMillis: Int64,
+                 reply: @escaping @Sendable (ForwardOutcome) -> Void) {
         let id = nextForward.withLockedValue { n in defer { n += 1 }; return n }
-        pendingForwards.withLockedValue { $0[id] = reply }
-        guard write(.forward(id: id, hops: hops, arguments: arguments), to: node) else {
+        pendingForwards.withLockedValue { $0[id] = (node, reply) }
+        let budget = UInt32(clamping: max(1, budgetMillis))
+        guard write(.forward(id: id, hops: hops, budgetMillis: budget, arguments: arguments), to: node) else {
             pendingForwards.withLockedValue { $0[id] = nil }
             reply(.notSent)
             return
         }
         group.next().scheduleTask(in: .milliseconds(timeoutMillis)) { [self] in
-            if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(.noReply) }
+            if let p = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { p.reply(.noReply) }
         }
+    }
+
+    /// The connection to `node` closed: its forwarded commands will get no reply on it.
+    private func failForwards(to node: NodeID) {
+        let failed = pendingForwards.withLockedValue { pending -> [@Sendable (ForwardOutcome) -> Void] in
+            let ids = pending.filter { $0.value.node == node }.map(\.key)
+            return ids.compactMap { pending.removeValue(forKey: $0)?.reply }
+        }
+        for reply in failed { reply(.noReply) }
     }
 
     func handle(_ frame: PeerFrame, on channel: any Channel, dialedPeer: NodeID?, helloFrom: inout NodeID?) {
@@ -176,13 +194,13 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
         case .raft(let batch):
             guard dialedPeer != nil || helloFrom != nil else { return channel.close(promise: nil) }
             onRaft(batch)
-        case .forward(let id, let hops, let args):
+        case .forward(let id, let hops, let budget, let args):
             guard dialedPeer != nil || helloFrom != nil else { return channel.close(promise: nil) }
-            onForward(args, hops) { resp in
+            onForward(args, hops, Int(budget)) { resp in
                 channel.writeAndFlush(ByteBuffer(bytes: PeerFrame.reply(id: id, resp: resp).encoded()), promise: nil)
             }
         case .reply(let id, let resp):
-            if let r = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { r(.reply(resp)) }
+            if let p = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { p.reply(.reply(resp)) }
         case .snapshotBegin, .snapshotChunk, .snapshotEnd, .snapshotAck:
             channel.close(promise: nil)  // handled by PeerHandler on a stream connection
         }

@@ -56,7 +56,8 @@ extension CommandRouter {
             target = holders.filter { $0 != node.selfID }.randomElement()
         }
         guard let target, target != node.selfID, hops < Self.maxHops else { return retry() }
-        node.transport.forward(args, hops: hops + 1, to: target, timeoutMillis: Int64(max(100, (deadline - now()) * 1000))) { outcome in
+        let remaining = Int64(max(100, (deadline - now()) * 1000))
+        node.transport.forward(args, hops: hops + 1, to: target, budgetMillis: remaining, timeoutMillis: remaining) { outcome in
             guard case .reply(let bytes) = outcome else { return retry() }
             reply(.raw(ByteBuffer(bytes: bytes)))
         }

@@ -49,10 +49,11 @@ final class CommandRouter: @unchecked Sendable {
     typealias Reply = @Sendable (RESPValue) -> Void
 
     /// Executes one command; `reply` is called exactly once, on any thread.
-    /// `name` is the upper-cased `args[0]` when the caller has it already.
-    func execute(_ args: [[UInt8]], name: String? = nil, session: inout RouteSession, hops: UInt8, reply: @escaping Reply) {
+    /// `name` is the upper-cased `args[0]` when the caller has it already. A command forwarded
+    /// from another node gives up within `budgetMillis`, what was left of that node's deadline.
+    func execute(_ args: [[UInt8]], name: String? = nil, session: inout RouteSession, hops: UInt8, budgetMillis: Int? = nil, reply: @escaping Reply) {
         let name = name ?? String(decoding: args[0], as: UTF8.self).uppercased()
-        let deadline = now() + Double(timeoutMillis) / 1000
+        let deadline = now() + Double(min(timeoutMillis, budgetMillis ?? timeoutMillis)) / 1000
         switch name {
         case "READONLY", "READWRITE":
             session.readOnly = name == "READONLY"
@@ -140,7 +141,7 @@ final class CommandRouter: @unchecked Sendable {
             if status?.role == .leader {
                 let request = KVRequest(clientID: clientID, sequence: sequence, timestampMillis: wallClockMillis(), command: command)
                 NodeMetrics.shared.proposed(shard: shard.id.rawValue)
-                node.host.propose(group, request.encoded()) { result in
+                node.host.propose(group, request.encoded(), timeoutMillis: Self.millis(until: deadline)) { result in
                     switch result {
                     case .success(let r): reply(mapper(r as? KVResult ?? .error("ERR internal: unexpected result")))
                     case .failure(let e): retry(appended || e.isAfterAppend)
@@ -173,8 +174,11 @@ final class CommandRouter: @unchecked Sendable {
     /// The reply to a write whose outcome this node cannot learn before its deadline. No Redis
     /// client retries this code on its own (see docs/compatibility.md).
     static func uncertain(_ shard: Shard) -> RESPValue {
-        .error("UNCERTAIN outcome unknown: the write may or may not have been applied by shard \(shard.id.rawValue); read the key before retrying")
+        .error("UNCERTAIN outcome unknown: the write to shard \(shard.id.rawValue) may or may not take effect; retry it only under the same MYSTORE.EXEC session")
     }
+
+    /// Milliseconds left until `deadline` (at least 1).
+    static func millis(until deadline: Double) -> Int64 { max(1, Int64((deadline - now()) * 1000)) }
 
     private func preferredNode(_ shard: Shard) -> NodeID? {
         (shard.leaderHint ?? shard.preferredLeader).flatMap { node.node(of: $0) }
@@ -215,8 +219,11 @@ final class CommandRouter: @unchecked Sendable {
         guard hops < Self.maxHops else {
             return appended ? retry(true) : reply(.error("TRYAGAIN leadership is moving; retry"))
         }
-        let remainingMillis = Int64(max(100, (deadline - now()) * 1000))
-        node.transport.forward(args, hops: hops + 1, to: target, timeoutMillis: remainingMillis) { outcome in
+        // A forward that gets no reply is sent again (under the write's session), so one lost
+        // on a broken or cut connection does not hold the request until its deadline.
+        let remaining = Self.millis(until: deadline)
+        let wait = min(remaining, max(200, Int64(timeoutMillis) / 4))
+        node.transport.forward(args, hops: hops + 1, to: target, budgetMillis: remaining, timeoutMillis: wait) { outcome in
             switch outcome {
             case .notSent:
                 retry(appended)
