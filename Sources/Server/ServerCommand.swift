@@ -112,7 +112,6 @@ struct ServerCommand: AsyncParsableCommand {
             throw error
         }
         let router = CommandRouter(node: node, config: plan.config, loop: group.next(), plantedBugs: plan.plantedBugs)
-        node.rebalancer.router = router
         node.transport.onForward = { [router] args, hops, budget, reply in
             var session = RouteSession()
             router.execute(args, session: &session, hops: hops, budgetMillis: budget) { value in

@@ -89,6 +89,12 @@ extension FuzzTarget {
             .raft(sampleMessages().enumerated().map { (group: UInt64($0.offset), message: $0.element) }),
             .forward(id: 7, hops: 1, budgetMillis: 4_000, arguments: [Array("SET".utf8), Array("k".utf8), Array("v".utf8)]),
             .reply(id: 7, resp: Array("+OK\r\n".utf8)),
+            .groupRequest(id: 8, group: 3, op: .confChange(.addLearner(12))),
+            .groupRequest(id: 9, group: 3, op: .transfer(2)),
+            .groupReply(id: 8, result: .progress(ReplicaProgress(leader: 1, term: 4, lastIndex: 90, commitIndex: 88, voters: [1, 2, 3],
+                                                                  learners: [12], isJoint: false, match: [1: 90, 2: 90, 3: 70, 12: 5],
+                                                                  active: [1, 2, 12], snapshotting: [12]))),
+            .groupReply(id: 9, result: .failed("not the leader of group 3")),
         ]
         return frames.map { Array($0.encoded().dropFirst(8)) }
     }

@@ -153,6 +153,12 @@ import Glibc
         #expect(cluster.waitUntilReady())
         let loaded = 50_000
         let loader = try cluster.connection(12201)
+        // The group operations the rebalancer drives travel only between nodes: a client
+        // cannot send them.
+        for groupCommand in [["MYSTORE.CONFCHANGE", "1", "remove", "2"], ["MYSTORE.TRANSFER", "1", "2"], ["MYSTORE.GROUPPROGRESS", "1"]] {
+            let reply = try loader.send(groupCommand.map(bytes))
+            #expect(reply.errorMessage?.hasPrefix("ERR unknown command") == true, "\(groupCommand[0]): \(reply)")
+        }
         for batch in stride(from: 0, to: loaded, by: 500) {
             var replies = try loader.pipeline((batch..<batch + 500).map { [bytes("SET"), bytes("key:\($0)"), bytes("value-\($0)")] })
             for (i, r) in replies.enumerated() where r != .simpleString("OK") {

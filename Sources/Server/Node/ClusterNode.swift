@@ -142,6 +142,10 @@ final class ClusterNode: @unchecked Sendable {
 
     func start() async throws {
         transport.onRaft = { [host] batch in host.receive(batch) }
+        transport.onGroupOp = { [weak self] group, op, reply in
+            guard let self else { return reply(.failed("stopping")) }
+            performHere(op, on: group, completion: reply)
+        }
         try await transport.start(host: plan.selfAddress.host, port: Int(plan.selfAddress.port) + plan.config.peerPortOffset)
         host.start()
         scheduleLeaderBalancing(on: eventLoop)
@@ -226,5 +230,47 @@ struct EventLoopHostExecutor: HostExecutor {
     func repeatEvery(milliseconds: Int, _ work: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
         let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(milliseconds)), delay: .milliseconds(Int64(milliseconds))) { _ in work() }
         return { task.cancel() }
+    }
+}
+
+// MARK: - Operations on a group's leader
+
+extension ClusterNode {
+    /// Runs `op` on `group`'s leader: here when this node leads it, otherwise on the leader's
+    /// node (or, with no leader known here, on a node holding a replica) over the peer
+    /// connection. Fails, without retrying, when no leader can be reached.
+    func perform(_ op: GroupOp, on group: GroupID, timeoutMillis: Int64 = 2_000, completion: @escaping @Sendable (GroupOpResult) -> Void) {
+        if host.status(of: group)?.role == .leader { return performHere(op, on: group, completion: completion) }
+        guard let target = likelyLeader(of: group), target != selfID else { return completion(.failed("no leader of group \(group) is known")) }
+        transport.groupRequest(op, group: group, to: target, timeoutMillis: timeoutMillis, reply: completion)
+    }
+
+    /// The node to ask for `group`'s leader: the leader as this node knows it, or, when this
+    /// node holds no replica of the group, a random node that holds one.
+    func likelyLeader(of group: GroupID) -> NodeID? {
+        guard let status = host.status(of: group) else {
+            let meta = meta
+            let holders = group == Self.metaGroup ? Array(meta.addresses.keys) : meta.replicas(of: Self.shard(of: group))
+            return holders.filter { $0 != selfID }.randomElement()
+        }
+        return status.leaderNode
+    }
+
+    /// Runs `op` on this node's replica of `group`, which must lead it.
+    func performHere(_ op: GroupOp, on group: GroupID, completion: @escaping @Sendable (GroupOpResult) -> Void) {
+        switch op {
+        case .progress:
+            host.replicaProgress(group) { p in completion(p.map { .progress($0) } ?? .failed("not the leader of group \(group)")) }
+        case .confChange(let change):
+            host.proposeConfChange(group, change) { result in
+                switch result {
+                case .success: completion(.done)
+                case .failure(let e): completion(.failed("\(e)"))
+                }
+            }
+        case .transfer(let replica):
+            host.transferLeadershipIfCaughtUp(group, to: replica)
+            completion(.done)
+        }
     }
 }

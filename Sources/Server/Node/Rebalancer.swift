@@ -5,25 +5,22 @@ import NIOCore
 import ShardRouter
 
 /// Runs on every node and acts only where the meta group's leader is: it keeps the meta
-/// group's membership in step with the node table and works through the queue of replica
-/// moves, a bounded number at once and one per shard. A move goes: add the new replica as a
-/// learner → the leader streams it a snapshot and the log → once caught up, promote it →
-/// hand leadership away if the old replica leads → remove the old replica → record the new
-/// layout in the meta group. Every step is decided from the group's actual configuration as
-/// its leader reports it, so a move interrupted by a crash or a change of meta leader simply
-/// resumes from where the group stands. Raft itself refuses a change that would lose quorum.
+/// group's membership in step with the node table (`MetaMembership` decides the next change)
+/// and works through the queue of replica moves, a bounded number at once and one per shard
+/// (`MoveStep` decides each move's next step from the group as its leader reports it). This
+/// class is the shell that carries those decisions out: group operations go to the group's
+/// leader as typed peer frames (`ClusterNode.perform`), layout changes through the meta group.
+/// It also serves the admin commands that change the layout (on the meta leader).
 final class Rebalancer: @unchecked Sendable {
     private weak var node: ClusterNode?
     let maxMoves: Int
-    /// Set once the router exists (the rebalancer talks to group leaders through it).
-    var router: CommandRouter?
 
     private struct Tracking {
         var inFlight: Set<ShardID> = []
         var metaBusy = false
         /// Per move: what it is doing, and when its learner last made progress.
         var stage: [ShardID: String] = [:]
-        var lastMatch: [ShardID: (match: LogIndex, at: Double)] = [:]
+        var catchUp: [ShardID: MoveStep.CatchUp] = [:]
         var aborting: Set<ShardID> = []
         var lastDrainPlan = 0.0
         /// Nodes whose meta replicas the meta leader heard from recently (refreshed each tick).
@@ -64,19 +61,17 @@ final class Rebalancer: @unchecked Sendable {
 
     // MARK: - Talking to groups
 
-    private func call(_ args: [String], completion: @escaping @Sendable (RESPValue) -> Void) {
-        guard let router else { return completion(.error("TRYAGAIN starting")) }
-        var session = RouteSession()
-        router.execute(args.map { Array($0.utf8) }, session: &session, hops: 0, reply: completion)
-    }
-
     private func progress(_ group: GroupID, completion: @escaping @Sendable (ReplicaProgress?) -> Void) {
-        call(["MYSTORE.GROUPPROGRESS", String(group)]) { completion(GroupProgressCodec.decode($0)) }
+        guard let node else { return completion(nil) }
+        node.perform(.progress, on: group) { completion($0.progress) }
     }
 
-    private func confChange(_ group: GroupID, _ op: String, _ replica: ReplicaID) {
-        call(["MYSTORE.CONFCHANGE", String(group), op, String(replica)]) { [weak self] v in
-            if case .error(let e) = v.parsedIfRaw { self?.node?.host.note("rebalance: \(op) \(replica) in group \(group): \(e)") }
+    /// Performs `op` on `group`'s leader; a failure is noted in the node's log.
+    private func perform(_ op: GroupOp, on group: GroupID, completion: @escaping @Sendable () -> Void = {}) {
+        guard let node else { return completion() }
+        node.perform(op, on: group) { [weak node] result in
+            if case .failed(let why) = result { node?.host.note("rebalance: \(op) in group \(group): \(why)") }
+            completion()
         }
     }
 
@@ -99,70 +94,41 @@ final class Rebalancer: @unchecked Sendable {
         progress(gid) { [weak self] p in
             guard let self else { return }
             defer { tracking.withLockedValue { _ = $0.inFlight.remove(move.shard) } }
-            guard let p else { return setStage(move.shard, "waiting for a leader") }
-            if p.isJoint { return setStage(move.shard, "leaving a joint configuration") }
-            let voters = Set(p.voters), learners = Set(p.learners)
-            let aborting = tracking.withLockedValue { $0.aborting.contains(move.shard) }
-            if aborting {
-                if voters.contains(move.replica) || learners.contains(move.replica) {
-                    setStage(move.shard, "abandoning: removing the new replica")
-                    return confChange(gid, "remove", move.replica)
-                }
+            let decision = tracking.withLockedValue { t in
+                MoveStep.next(move: move, progress: p, aborting: t.aborting.contains(move.shard), catchUp: t.catchUp[move.shard],
+                              now: now(), stallSeconds: Self.stallSeconds)
+            }
+            tracking.withLockedValue { t in
+                t.catchUp[move.shard] = decision.catchUp
+                if let stage = decision.stage { t.stage[move.shard] = stage }
+            }
+            switch decision.action {
+            case .wait:
+                break
+            case .addLearner(let r):
+                perform(.confChange(.addLearner(r)), on: gid)
+            case .promote(let r):
+                perform(.confChange(.addVoter(r)), on: gid)
+            case .transfer(let r):
+                perform(.transfer(r), on: gid)
+            case .remove(let r):
+                perform(.confChange(.remove(r)), on: gid)
+            case .abandon:
+                node?.host.note("rebalance: the new replica of shard \(move.shard.rawValue) on node \(move.to) made no progress; abandoning the move")
+                tracking.withLockedValue { _ = $0.aborting.insert(move.shard) }
+            case .abort:
                 proposeMeta(.abortMove(move.shard, replica: move.replica))
                 tracking.withLockedValue { t in
                     t.aborting.remove(move.shard)
                     t.stage[move.shard] = nil
-                    t.lastMatch[move.shard] = nil
+                    t.catchUp[move.shard] = nil
                 }
-                return
-            }
-            if !voters.contains(move.replica) && !learners.contains(move.replica) {
-                guard voters.contains(move.fromReplica) else {
-                    // The source left the group by other means; nothing to move any more.
-                    proposeMeta(.abortMove(move.shard, replica: move.replica))
-                    return
-                }
-                setStage(move.shard, "adding a learner on node \(move.to)")
-                tracking.withLockedValue { $0.lastMatch[move.shard] = (0, now()) }
-                return confChange(gid, "addlearner", move.replica)
-            }
-            if learners.contains(move.replica) {
-                let match = p.match[move.replica] ?? 0
-                if p.active.contains(move.replica) && match >= p.commitIndex {
-                    setStage(move.shard, "promoting the new replica")
-                    return confChange(gid, "addvoter", move.replica)
-                }
-                let stalled = tracking.withLockedValue { t -> Bool in
-                    let last = t.lastMatch[move.shard] ?? (match, now())
-                    if match > last.match || t.lastMatch[move.shard] == nil { t.lastMatch[move.shard] = (match, now()); return false }
-                    return now() - last.at > Self.stallSeconds
-                }
-                if stalled {
-                    node?.host.note("rebalance: the new replica of shard \(move.shard.rawValue) on node \(move.to) made no progress; abandoning the move")
-                    tracking.withLockedValue { _ = $0.aborting.insert(move.shard) }
-                    return
-                }
-                let what = p.snapshotting.contains(move.replica) ? "receiving a snapshot" : "catching up"
-                return setStage(move.shard, "\(what) (\(match)/\(p.commitIndex))")
-            }
-            // The new replica votes.
-            if voters.contains(move.fromReplica) || learners.contains(move.fromReplica) {
-                if p.leader == move.fromReplica {
-                    // Hand leadership to a caught-up voter first (never to a lagging one).
-                    let target = p.voters.filter { $0 != move.fromReplica && p.active.contains($0) && (p.match[$0] ?? 0) >= p.lastIndex }
-                        .sorted { ($0 == move.replica ? 0 : 1, $0) < ($1 == move.replica ? 0 : 1, $1) }.first
-                    setStage(move.shard, "moving leadership off node \(move.from)")
-                    if let target { call(["MYSTORE.TRANSFER", String(gid), String(target)]) { _ in } }
-                    return
-                }
-                setStage(move.shard, "removing the old replica on node \(move.from)")
-                return confChange(gid, "remove", move.fromReplica)
-            }
-            setStage(move.shard, "recording the new layout")
-            proposeMeta(.finishMove(move.shard, replica: move.replica)) { [weak self] _ in
-                self?.tracking.withLockedValue { t in
-                    t.stage[move.shard] = nil
-                    t.lastMatch[move.shard] = nil
+            case .finish:
+                proposeMeta(.finishMove(move.shard, replica: move.replica)) { [weak self] _ in
+                    self?.tracking.withLockedValue { t in
+                        t.stage[move.shard] = nil
+                        t.catchUp[move.shard] = nil
+                    }
                 }
             }
         }
@@ -170,9 +136,7 @@ final class Rebalancer: @unchecked Sendable {
 
     // MARK: - The meta group's own membership
 
-    /// Every node that is not removed holds a meta replica (id = node id); up to five active
-    /// nodes vote. One change at a time: add learners, promote caught-up learners, move the
-    /// meta leadership off a draining node, remove removed nodes.
+    /// One change of the meta group's membership at a time (`MetaMembership` decides which).
     private func reconcileMetaGroup(_ meta: MetaState) {
         guard let node else { return }
         let busy = tracking.withLockedValue { t -> Bool in
@@ -184,36 +148,18 @@ final class Rebalancer: @unchecked Sendable {
         node.host.replicaProgress(ClusterNode.metaGroup) { [weak self] p in
             guard let self, let node = self.node, let p else { return done() }
             tracking.withLockedValue { $0.live = Set(p.active.map { ReplicaIDs.node(of: $0) }) }
-            guard !p.isJoint else { return done() }
-            let members = Set(p.voters).union(p.learners)
-            let active = meta.nodes.values.filter { $0.state == .active }.map(\.id).sorted()
-            let target = min(ClusterNode.maxMetaVoters, active.count)
-            let activeVoters = p.voters.filter { meta.nodes[$0]?.state == .active }
-            let me = node.selfID
-            let caughtUp: (ReplicaID) -> Bool = { r in p.active.contains(r) && (p.match[r] ?? 0) >= p.commitIndex }
-            let change: (ConfChange, String) -> Void = { cc, what in
+            switch MetaMembership.next(progress: p, nodes: meta.nodes, me: node.selfID, maxVoters: ClusterNode.maxMetaVoters) {
+            case .none:
+                done()
+            case .transfer(let successor):
+                node.host.transferLeadershipIfCaughtUp(ClusterNode.metaGroup, to: successor)
+                done()
+            case .change(let cc, let what):
                 node.host.proposeConfChange(ClusterNode.metaGroup, cc) { r in
                     if case .failure(let e) = r { node.host.note("meta membership: \(what): \(e)") }
                     done()
                 }
             }
-            if let n = meta.nodes.values.filter({ $0.state != .removed && !members.contains(ReplicaID($0.id)) }).map(\.id).min() {
-                return change(.addLearner(ReplicaID(n)), "add node \(n) as a learner")
-            }
-            if activeVoters.count < target,
-               let n = p.learners.filter({ meta.nodes[$0]?.state == .active && caughtUp($0) }).min() {
-                return change(.addVoter(ReplicaID(n)), "promote node \(n)")
-            }
-            let leaving = p.voters.filter { meta.nodes[$0]?.state != .active }
-            if meta.nodes[me]?.state != .active, activeVoters.count >= target,
-               let successor = activeVoters.filter({ caughtUp($0) }).first {
-                node.host.transferLeadershipIfCaughtUp(ClusterNode.metaGroup, to: successor)
-                return done()
-            }
-            if let n = (leaving + p.learners).first(where: { meta.nodes[$0]?.state == .removed || meta.nodes[$0] == nil }), n != me {
-                return change(.remove(n), "remove node \(n)")
-            }
-            done()
         }
     }
 
@@ -299,7 +245,7 @@ final class Rebalancer: @unchecked Sendable {
             }
             proposeMeta(.setPreferredLeader(shard.id, to)) { [weak self] r in
                 guard r == .ok else { return reply(.error("ERR could not set the preferred leader")) }
-                self?.call(["MYSTORE.TRANSFER", String(ClusterNode.group(of: shard.id)), String(replica)]) { _ in reply(.ok) }
+                self?.perform(.transfer(replica), on: ClusterNode.group(of: shard.id)) { reply(.ok) }
             }
         default:  // MYSTORE.MOVES
             let t = tracking.withLockedValue { $0 }

@@ -25,6 +25,10 @@ enum PeerFrame: Sendable {
     /// Receiver to sender: bytes written so far, and whether the stream goes on, was taken
     /// (`done`) or was refused (with why).
     case snapshotAck(received: UInt64, state: SnapshotAckState, detail: String)
+    /// An operation for a group's leader (the rebalancer's: progress, membership change,
+    /// leadership transfer); answered by `groupReply` with the same id.
+    case groupRequest(id: UInt64, group: GroupID, op: GroupOp)
+    case groupReply(id: UInt64, result: GroupOpResult)
 
     static let maxFrameBytes = 512 << 20
 
@@ -72,6 +76,15 @@ enum PeerFrame: Sendable {
             w.write(received)
             w.write(state.rawValue)
             w.writeBlob(Array(detail.utf8))
+        case .groupRequest(let id, let group, let op):
+            w.write(UInt8(9))
+            w.write(id)
+            w.write(group)
+            op.encode(into: &w)
+        case .groupReply(let id, let result):
+            w.write(UInt8(10))
+            w.write(id)
+            result.encode(into: &w)
         }
         var bytes = w.bytes
         let length = UInt32(bytes.count - 8)
@@ -114,6 +127,12 @@ enum PeerFrame: Sendable {
             let received = try r.readUInt64()
             guard let state = SnapshotAckState(rawValue: try r.readUInt8()) else { throw DecodeError("unknown snapshot ack state") }
             return .snapshotAck(received: received, state: state, detail: String(decoding: try r.readBlob(limit: 4096), as: UTF8.self))
+        case 9:
+            let id = try r.readUInt64(), group = try r.readUInt64()
+            return .groupRequest(id: id, group: group, op: try GroupOp.decode(from: &r))
+        case 10:
+            let id = try r.readUInt64()
+            return .groupReply(id: id, result: try GroupOpResult.decode(from: &r))
         case let k:
             throw DecodeError("unknown peer frame kind \(k)")
         }

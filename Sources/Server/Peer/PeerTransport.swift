@@ -18,12 +18,17 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     /// Forwarded commands waiting for their reply: the node asked, and who gets the reply.
     private let pendingForwards = NIOLockedValueBox<[UInt64: (node: NodeID, reply: @Sendable (ForwardOutcome) -> Void)]>([:])
     private let nextForward = NIOLockedValueBox<UInt64>(1)
+    private let pendingGroupOps = NIOLockedValueBox<[UInt64: @Sendable (GroupOpResult) -> Void]>([:])
     private let stopped = NIOLockedValueBox(false)
     /// Where inbound Raft batches go (the host), set before `start`.
     var onRaft: @Sendable ([(group: GroupID, message: Message)]) -> Void = { _ in }
     /// Executes a forwarded command and completes with its RESP reply bytes.
     var onForward: @Sendable (_ arguments: [[UInt8]], _ hops: UInt8, _ budgetMillis: Int, _ reply: @escaping @Sendable ([UInt8]) -> Void) -> Void = {
         _, _, _, r in r([])
+    }
+    /// Performs a group operation another node sent (where this node leads the group).
+    var onGroupOp: @Sendable (_ group: GroupID, _ op: GroupOp, _ reply: @escaping @Sendable (GroupOpResult) -> Void) -> Void = { _, _, r in
+        r(.failed("starting"))
     }
     private var server: (any Channel)?
     /// The node's own address, outgoing connections' source: a firewall (or a test's
@@ -182,6 +187,22 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
         for reply in failed { reply(.noReply) }
     }
 
+    // MARK: Group operations
+
+    /// Sends a group operation to `node`; `reply` gets its result, or `.failed` when the node
+    /// cannot be reached or does not answer within the timeout.
+    func groupRequest(_ op: GroupOp, group: GroupID, to node: NodeID, timeoutMillis: Int64, reply: @escaping @Sendable (GroupOpResult) -> Void) {
+        let id = nextForward.withLockedValue { n in defer { n += 1 }; return n }
+        pendingGroupOps.withLockedValue { $0[id] = reply }
+        guard write(.groupRequest(id: id, group: group, op: op), to: node) else {
+            pendingGroupOps.withLockedValue { $0[id] = nil }
+            return reply(.failed("no connection to node \(node)"))
+        }
+        self.group.next().scheduleTask(in: .milliseconds(timeoutMillis)) { [self] in
+            if let r = pendingGroupOps.withLockedValue({ $0.removeValue(forKey: id) }) { r(.failed("node \(node) did not answer")) }
+        }
+    }
+
     func handle(_ frame: PeerFrame, on channel: any Channel, dialedPeer: NodeID?, helloFrom: inout NodeID?) {
         switch frame {
         case .hello(let node, let cluster):
@@ -199,6 +220,13 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
             onForward(args, hops, Int(budget)) { resp in
                 channel.writeAndFlush(ByteBuffer(bytes: PeerFrame.reply(id: id, resp: resp).encoded()), promise: nil)
             }
+        case .groupRequest(let id, let group, let op):
+            guard dialedPeer != nil || helloFrom != nil else { return channel.close(promise: nil) }
+            onGroupOp(group, op) { result in
+                channel.writeAndFlush(ByteBuffer(bytes: PeerFrame.groupReply(id: id, result: result).encoded()), promise: nil)
+            }
+        case .groupReply(let id, let result):
+            if let r = pendingGroupOps.withLockedValue({ $0.removeValue(forKey: id) }) { r(result) }
         case .reply(let id, let resp):
             if let p = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { p.reply(.reply(resp)) }
         case .snapshotBegin, .snapshotChunk, .snapshotEnd, .snapshotAck:
