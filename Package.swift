@@ -7,7 +7,7 @@ let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivit
 
 let package = Package(
     name: "MyStore",
-    platforms: [.macOS(.v14)],
+    // No `platforms:`: Linux only (CEpoll includes sys/epoll.h, which macOS lacks, and mystore-bench needs it).
     products: [
         .library(name: "MultiRaft", targets: ["MultiRaft"]),
         .library(name: "ShardRouter", targets: ["ShardRouter"]),

@@ -110,7 +110,7 @@ public struct HostSettings: Sendable {
     /// Raft settings applied to every replica (its id is set per group).
     public var raft = RaftSettings(id: 1)
     /// Take a snapshot and compact once this many entries were applied since the last one.
-    public var snapshotEntries: UInt64 = 20_000
+    public var snapshotEntries: UInt64 = 10_000
     /// ... or once this many bytes of entries were applied since the last one.
     public var snapshotLogBytes: UInt64 = 64 << 20
     /// The entry-count trigger also waits until the entries applied since the last snapshot
