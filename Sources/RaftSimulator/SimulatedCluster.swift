@@ -44,10 +44,6 @@ final class SimReplica {
     /// Writes handed to storage but not yet durable, oldest first (the host's asynchronous
     /// WAL writer); a crash loses them.
     var unsynced: [UnsyncedWrite] = []
-    /// Term and vote of the last durable hard state: a leader sends appends before its own
-    /// write only when its term and vote are durable.
-    var durableTerm: Term = 0
-    var durableVote: ReplicaID = 0
 
     init(group: Int, id: ReplicaID) {
         self.group = group
@@ -60,7 +56,6 @@ final class SimReplica {
 struct UnsyncedWrite {
     var records: [WALRecord]
     var entries: [Entry]
-    var hardState: HardState?
     var mark: DurableMark
     var messages: [Message]
 }

@@ -40,10 +40,6 @@ extension Simulation {
         for w in writes {
             rep.storage.persist(w.records)
             shadowDurable(rep, w.entries)
-            if let hs = w.hardState {
-                rep.durableTerm = hs.term
-                rep.durableVote = hs.vote
-            }
             for m in w.messages { send(m, group: groups[rep.group], fromNode: node.index) }
             rep.core.persisted(w.mark)
         }
@@ -87,27 +83,19 @@ extension Simulation {
             rep.storage.chains = []
             rep.storage.baseIndex = meta.index
             rep.storage.baseChain = checker.chain(index: meta.index, term: meta.term) ?? mixChain(0, term: meta.term, kind: .normal, data: meta.index)
-            rep.unsynced.append(UnsyncedWrite(records: records, entries: rd.entries, hardState: rd.hardState,
-                                              mark: rd.durableMark, messages: rd.messages))
+            rep.unsynced.append(UnsyncedWrite(records: records, entries: rd.entries, mark: rd.durableMark,
+                                              messages: rd.messages + rd.messagesAfterWrite))
             flush(rep, node: node)
         } else {
-            // 2. Send: a leader whose term and vote are durable sends appends and heartbeats
-            // at once; everything else waits for the write (or goes now if nothing waits).
-            var waiting: [Message] = []
-            let early = rep.core.role == .leader && rep.core.term == rep.durableTerm && rep.core.vote == rep.durableVote
-                && !rep.unsynced.contains { !$0.messages.isEmpty }
-            for m in rd.messages {
-                if early && (m.kind == .append || m.kind == .heartbeat) {
-                    send(m, group: group, fromNode: node.index)
-                } else {
-                    waiting.append(m)
-                }
-            }
+            // 2. Send, by the core's rule: `messages` now, `messagesAfterWrite` once the write
+            // is durable (or now, when nothing is being written).
+            for m in rd.messages { send(m, group: group, fromNode: node.index) }
             if records.isEmpty && rep.unsynced.isEmpty {
-                for m in waiting { send(m, group: group, fromNode: node.index) }
+                for m in rd.messagesAfterWrite { send(m, group: group, fromNode: node.index) }
+                if rd.needsDurableReport { rep.core.persisted(rd.durableMark) }
             } else {
-                rep.unsynced.append(UnsyncedWrite(records: records, entries: rd.entries, hardState: rd.hardState,
-                                                  mark: rd.durableMark, messages: waiting))
+                rep.unsynced.append(UnsyncedWrite(records: records, entries: rd.entries, mark: rd.durableMark,
+                                                  messages: rd.messagesAfterWrite))
             }
         }
         // 3. Apply.

@@ -93,8 +93,6 @@ public final class Simulation {
         var s = settingsTemplate
         s.id = rep.id
         let state = rep.storage.persistedState
-        rep.durableTerm = state.hardState.term
-        rep.durableVote = state.hardState.vote
         return RaftReplica(settings: s, state: state, randomSeed: rng.next())
     }
 

@@ -59,7 +59,7 @@ struct TestCluster {
                 m.stored.entries.append(contentsOf: rd.entries)
             }
             if let hs = rd.hardState { m.stored.hardState = hs }
-            inbox.append(contentsOf: rd.messages)
+            inbox.append(contentsOf: rd.messages + rd.messagesAfterWrite)
             for e in rd.committedEntries where e.kind == .normal && !e.data.isEmpty {
                 m.applied.append(String(decoding: e.data, as: UTF8.self))
             }

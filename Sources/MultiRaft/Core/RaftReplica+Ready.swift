@@ -45,8 +45,21 @@ extension RaftReplica {
         rd.entries = log.unstableEntries
         log.unstableFrom = log.lastIndex + 1
         rd.committedEntries = log.nextCommitted(maxBytes: settings.maxCommittedSizePerReady)
-        rd.messages = messages
+        // The send rule. A leader whose term and vote are durable sends its appends and
+        // heartbeats at once: they carry nothing that depends on this Ready's write, and its
+        // own write counts towards commitment only once reported durable (`persisted`). Every
+        // other message (a vote, an acknowledgement of entries, a snapshot) waits for the write
+        // it depends on, and so does everything while an earlier Ready's messages wait.
+        let early = role == .leader && rd.snapshot == nil && durableTerm == term && durableVote == vote && readiesWithMessagesWaiting == 0
+        if early {
+            for m in messages {
+                if m.kind == .append || m.kind == .heartbeat { rd.messages.append(m) } else { rd.messagesAfterWrite.append(m) }
+            }
+        } else {
+            rd.messagesAfterWrite = messages
+        }
         messages = []
+        if !rd.messagesAfterWrite.isEmpty { readiesWithMessagesWaiting += 1 }
         rd.readStates = readStates
         readStates = []
         readyInFlight = rd
@@ -73,11 +86,17 @@ extension RaftReplica {
         }
     }
 
-    /// Reports that what a `Ready` handed out for persistence is durable. Marks arrive in the
-    /// order of their Readies. A leader counts itself towards a quorum only from here, so an
+    /// Reports that what a `Ready` handed out for persistence is durable and its
+    /// `messagesAfterWrite` sent; due for every Ready whose `needsDurableReport` holds, in the
+    /// order of the Readies. A leader counts itself towards a quorum only from here, so an
     /// entry it commits is on a majority's disks whether or not its own write came first
     /// (Raft thesis §10.2.1).
     public mutating func persisted(_ mark: DurableMark) {
+        if let hs = mark.hardState {
+            durableTerm = hs.term
+            durableVote = hs.vote
+        }
+        if mark.releasedMessages { readiesWithMessagesWaiting = max(0, readiesWithMessagesWaiting - 1) }
         if let s = mark.snapshotIndex {
             log.persisted = max(log.persisted, s)
         }

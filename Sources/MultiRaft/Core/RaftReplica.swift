@@ -63,6 +63,13 @@ public struct RaftReplica: Sendable {
     var prevHardState: HardState
     var prevSoftState: Ready.SoftState
     var readyInFlight: Ready?
+    /// The term and vote known durable: recovered with the state, or reported by `persisted`.
+    /// A leader sends its appends before its own write only while they are (see `ready`).
+    var durableTerm: Term
+    var durableVote: ReplicaID
+    /// Readies handed out with `messagesAfterWrite` whose writes are not reported durable yet:
+    /// while there are any, every message waits, so none overtakes them.
+    var readiesWithMessagesWaiting = 0
     /// A broadcast of appends asked for since the last `ready()` (see `bcastAppend`).
     var bcastPending = false
 
@@ -87,6 +94,8 @@ public struct RaftReplica: Sendable {
         term = state.hardState.term
         vote = state.hardState.vote
         prevHardState = HardState(term: term, vote: vote, commit: log.committed)
+        durableTerm = term
+        durableVote = vote
         prevSoftState = Ready.SoftState(leader: 0, role: .follower)
         becomeFollower(term: term, leader: 0)
     }

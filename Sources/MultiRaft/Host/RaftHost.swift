@@ -33,10 +33,9 @@ public final class RaftHost: @unchecked Sendable {
     /// A round's writes on their way to disk, with what waits for them.
     struct PendingRound {
         var seq: UInt64
-        var marks: [(group: GroupID, replica: ReplicaID, mark: DurableMark, hardState: HardState?)] = []
+        var marks: [(group: GroupID, replica: ReplicaID, mark: DurableMark)] = []
+        /// The rounds' `messagesAfterWrite`, sent when the round is durable.
         var messages: [(group: HostedGroup, message: Message)] = []
-        /// Groups with messages in `messages`: no leader of these sends early until they left.
-        var waitingGroups: Set<GroupID> = []
     }
 
     final class HostedGroup {
@@ -51,9 +50,6 @@ public final class RaftHost: @unchecked Sendable {
         var bytesSinceSnapshot: UInt64 = 0
         /// Uncompressed size of the state in the last snapshot written here (0: none yet).
         var lastSnapshotStateBytes: UInt64 = 0
-        /// The hard state last made durable in the WAL (nil: unknown). A leader whose term and
-        /// vote are durable sends its appends before its own write (see `processReady`).
-        var durableHardState: HardState?
         /// The hard state last handed to the WAL writer.
         var writtenHardState = HardState()
         /// A hard state that differs from the written one only in its commit index: it needs no
@@ -178,7 +174,6 @@ public final class RaftHost: @unchecked Sendable {
         let core = RaftReplica(settings: s, state: state, randomSeed: UInt64(truncatingIfNeeded: monotonicNanos()) ^ group)
         let g = HostedGroup(id: group, core: core, stateMachine: stateMachine, nodeOf: nodeOf, lastSnapshotIndex: snapIndex)
         g.wasMember = core.configuration.members.contains(replica)
-        g.durableHardState = state.hardState
         g.writtenHardState = state.hardState
         groups[group] = g
     }
@@ -435,11 +430,12 @@ public final class RaftHost: @unchecked Sendable {
     /// - Entries in `committedEntries` are committed, i.e. durable on a quorum (a leader counts
     ///   itself only once its own write is durable, see `RaftReplica.persisted`), so they are
     ///   applied and their clients answered at once, even before this node's copy is durable.
-    /// - A leader whose term and vote are durable sends its appends and heartbeats at once:
-    ///   followers persist in parallel with the leader's own write (Raft thesis §10.2.1).
-    /// Every other message (votes, acknowledgements, snapshots) waits until the writer reports
-    /// the round durable (`completeRounds`), and so does the core's knowledge of what is
-    /// durable. A round with a received snapshot waits for its write before installing it.
+    /// - `Ready.messages`: the core's send rule (`RaftReplica.ready`) lets a leader whose term
+    ///   and vote are durable send its appends and heartbeats at once, so followers persist in
+    ///   parallel with the leader's own write (Raft thesis §10.2.1).
+    /// `Ready.messagesAfterWrite` (votes, acknowledgements, snapshots) wait until the writer
+    /// reports the round durable (`completeRounds`), and so does the core's knowledge of what
+    /// is durable. A round with a received snapshot waits for its write before installing it.
     private func processReady() {
         var readies: [(HostedGroup, Ready)] = []
         var records: [WALRecord] = []
@@ -449,26 +445,13 @@ public final class RaftHost: @unchecked Sendable {
         for gid in groups.keys.sorted() {
             let g = groups[gid]!
             guard g.core.pollReady() else { continue }
-            var rd = g.core.ready()
-            let wroteHardState = appendRecords(g, rd, into: &records)
+            let rd = g.core.ready()
+            appendRecords(g, rd, into: &records)
             if rd.snapshot != nil { hasSnapshot = true }
-            if g.core.role == .leader, rd.snapshot == nil, let durable = g.durableHardState,
-               durable.term == g.core.term, durable.vote == g.core.vote,
-               !rounds.contains(where: { $0.waitingGroups.contains(gid) }) {
-                rd.messages.removeAll { m in
-                    guard m.kind == .append || m.kind == .heartbeat else { return false }
-                    early[nodeOf(g, m.to), default: []].append((g.id, m))
-                    return true
-                }
-            }
-            let mark = rd.durableMark
-            if !mark.isEmpty || wroteHardState {
-                round.marks.append((gid, g.replica, mark, wroteHardState ? rd.hardState : nil))
-            }
-            if !rd.messages.isEmpty {
-                round.waitingGroups.insert(gid)
-                for m in rd.messages { round.messages.append((g, m)) }
-            }
+            // The core sorted the messages: these may leave before the write (see `Ready`).
+            for m in rd.messages { early[nodeOf(g, m.to), default: []].append((g.id, m)) }
+            if rd.needsDurableReport { round.marks.append((gid, g.replica, rd.durableMark)) }
+            for m in rd.messagesAfterWrite { round.messages.append((g, m)) }
             readies.append((g, rd))
         }
         guard !readies.isEmpty else { return }
@@ -483,7 +466,6 @@ public final class RaftHost: @unchecked Sendable {
             // Nothing to write: keep the order of what waits behind the writes in flight.
             rounds[rounds.count - 1].marks.append(contentsOf: round.marks)
             rounds[rounds.count - 1].messages.append(contentsOf: round.messages)
-            rounds[rounds.count - 1].waitingGroups.formUnion(round.waitingGroups)
         } else {
             complete(round)
         }
@@ -539,7 +521,7 @@ public final class RaftHost: @unchecked Sendable {
     /// them. A hard state whose term and vote were already written waits as a lazy record
     /// unless the Ready writes entries anyway: a commit index need not be durable (a restarted
     /// replica relearns it from the leader), so it never costs an fdatasync of its own.
-    private func appendRecords(_ g: HostedGroup, _ rd: Ready, into records: inout [WALRecord]) -> Bool {
+    private func appendRecords(_ g: HostedGroup, _ rd: Ready, into records: inout [WALRecord]) {
         var toWrite = rd
         if let hs = rd.hardState {
             let written = g.writtenHardState
@@ -553,7 +535,6 @@ public final class RaftHost: @unchecked Sendable {
             }
         }
         records.append(contentsOf: RecoveredGroup.records(for: g.id, ready: toWrite))
-        return toWrite.hardState != nil
     }
 
     /// The lazy records, and every group's lazy hard state, for the next write.
@@ -582,7 +563,6 @@ public final class RaftHost: @unchecked Sendable {
     private func complete(_ round: PendingRound) {
         for m in round.marks {
             guard let g = groups[m.group], g.replica == m.replica else { continue }
-            if let hs = m.hardState { g.durableHardState = hs }
             g.core.persisted(m.mark)
         }
         guard !round.messages.isEmpty else { return }
