@@ -173,32 +173,6 @@ func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) {
         #expect(re.recovered[2]?.entries.first?.index == 61 && re.recovered[2]?.entries.last?.index == 80)
     }
 
-    // Group commit: 64 groups proposing concurrently share fdatasyncs.
-    @Test func groupCommitSharesSyncsAcrossGroups() throws {
-        let dir = TempDir("wal-gc")
-        defer { dir.cleanup() }
-        let wal = try WriteAheadLog(settings: WALSettings(directory: dir.path))
-        let log = GroupCommitLog(storage: wal)
-        let perGroup = 40
-        // One OS thread per group, each proposing and waiting for durability in turn.
-        let done = DispatchGroup()
-        for g in 0..<64 {
-            done.enter()
-            Thread.detach(name: "test") {
-                for i in 1...perGroup {
-                    try? log.append([.entries(group: GroupID(g), entries: makeEntries(LogIndex(i)...LogIndex(i), term: 1, size: 256))])
-                }
-                done.leave()
-            }
-        }
-        done.wait()
-        log.close()
-        #expect(wal.recordsWritten == 64 * perGroup)
-        #expect(wal.syncs * 4 < wal.recordsWritten, "\(wal.syncs) fdatasyncs for \(wal.recordsWritten) records")
-        let re = try WriteAheadLog(settings: WALSettings(directory: dir.path))
-        #expect(re.recovered.count == 64 && re.recovered.values.allSatisfy { $0.entries.count == perGroup })
-    }
-
     /// Snapshot threads lower their own priority: the nice value changes for the calling thread
     /// and not for the rest of the process.
     @Test func lowerThreadPriorityChangesOnlyTheCallingThread() {

@@ -128,8 +128,13 @@ public struct HostSettings: Sendable {
     public var keepTrailingEntries: UInt64 = 2_000
     /// Proposals and reads not completed within this many milliseconds fail with `.timeout`.
     public var requestTimeoutMillis = 5_000
-    /// Upper bound on inputs taken from the mailbox per loop iteration.
+    /// Upper bound on inputs taken from the mailbox per loop iteration (the rest wait for the
+    /// next one).
     public var maxInputsPerIteration = 10_000
+    /// Called when continuing would acknowledge what is not durable (the WAL cannot be written,
+    /// a received snapshot cannot be installed): it must not return. The host never stops the
+    /// process itself; the embedding program decides how (`mystore-server` exits with status 3).
+    public var onFatal: @Sendable (String) -> Never = { message in fatalError("raft host: \(message)") }
     /// Snapshot transfers this node sends at once; further ones wait for a later retry.
     public var maxSnapshotSends = 2
     /// Snapshots (of groups whose state machine writes them on a thread of their own) being

@@ -60,7 +60,7 @@ extension RaftHost {
         guard let snap = m.snapshot else { return }
         guard snap.data.isEmpty else { return send([(group: g.id, message: m)], to: dest) }
         guard !g.snapshotsSending.contains(m.to), snapshotSends < settings.maxSnapshotSends else { return }
-        let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: g.id, index: snap.metadata.index)
+        let path = snapshots.snapshot(group: g.id, index: snap.metadata.index)
         g.snapshotsSending.insert(m.to)
         snapshotSends += 1
         let gid = g.id, to = m.to
@@ -85,7 +85,7 @@ extension RaftHost {
                 note("streamed snapshot for group \(g.id) does not match its message; dropped")
                 return false
             }
-            let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: g.id, index: snap.metadata.index)
+            let path = snapshots.snapshot(group: g.id, index: snap.metadata.index)
             try FileSystem.rename(file, path)
             try FileSystem.syncDirectory(snapshotDirectory)
             return true

@@ -80,7 +80,7 @@ extension RaftHost {
     func snapshotWritten(_ gid: GroupID, replica: ReplicaID, _ meta: SnapshotMetadata, stateBytes: UInt64, failure: String?) {
         snapshotWrites -= 1
         defer { offerSnapshotSlot(after: gid) }
-        let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: gid, index: meta.index)
+        let path = snapshots.snapshot(group: gid, index: meta.index)
         guard let g = groups[gid], g.core.id == replica else {
             try? FileSystem.remove(path)
             return
@@ -140,22 +140,17 @@ extension RaftHost {
     }
 
     func removeSnapshots(of group: GroupID, olderThan index: LogIndex) throws(StorageError) {
-        let keep = SnapshotFormat.fileName(group: group, index: index)
-        let prefix = "snap-\(SnapshotFormat.hex(group))-"
-        for name in try FileSystem.list(snapshotDirectory) where name.hasPrefix(prefix) && name < keep {
-            try FileSystem.remove(snapshotDirectory + "/" + name)
-        }
+        try snapshots.removeSnapshots(of: group, olderThan: index)
     }
 
     /// Writes a received snapshot file durably and verifies every chunk before the core may
     /// act on it. Returns false (message dropped) when it is damaged.
     func acceptSnapshotFile(_ g: HostedGroup, _ m: Message) -> Bool {
         guard let snap = m.snapshot, !snap.data.isEmpty else { return false }
-        let name = SnapshotFormat.fileName(group: g.id, index: snap.metadata.index)
-        let path = snapshotDirectory + "/" + name
+        let path = snapshots.snapshot(group: g.id, index: snap.metadata.index)
         do {
             try FileSystem.makeDirectory(snapshotDirectory)
-            let tmp = path + ".recv"
+            let tmp = snapshots.receiving(path)
             let f = try DurableFile(path: tmp, mode: .truncateCreate)
             try f.append(snap.data)
             try f.sync()
@@ -177,7 +172,7 @@ extension RaftHost {
 
     /// Replaces the state machine with a received snapshot (its file is already verified).
     func installSnapshot(_ g: HostedGroup, _ snap: Snapshot) {
-        let path = snapshotDirectory + "/" + SnapshotFormat.fileName(group: g.id, index: snap.metadata.index)
+        let path = snapshots.snapshot(group: g.id, index: snap.metadata.index)
         do {
             let reader = try SnapshotReader(path: path)
             try g.stateMachine.restore(from: { () throws(StorageError) -> [UInt8]? in try reader.nextChunk() })
@@ -185,7 +180,7 @@ extension RaftHost {
             g.bytesSinceSnapshot = 0
             try removeSnapshots(of: g.id, olderThan: snap.metadata.index)
         } catch {
-            stopNode("cannot install snapshot \(path): \(error)")
+            settings.onFatal("cannot install snapshot \(path): \(error)")
         }
     }
 }

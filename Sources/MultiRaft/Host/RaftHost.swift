@@ -30,52 +30,6 @@ public final class RaftHost: @unchecked Sendable {
         case durable(UInt64)
     }
 
-    /// A round's writes on their way to disk, with what waits for them.
-    struct PendingRound {
-        var seq: UInt64
-        var marks: [(group: GroupID, replica: ReplicaID, mark: DurableMark)] = []
-        /// The rounds' `messagesAfterWrite`, sent when the round is durable.
-        var messages: [(group: HostedGroup, message: Message)] = []
-    }
-
-    final class HostedGroup {
-        let id: GroupID
-        var core: RaftReplica
-        /// This node's replica id in the group (the core's, kept here to read without a copy).
-        let replica: ReplicaID
-        let stateMachine: any GroupStateMachine
-        var nodeOf: [ReplicaID: NodeID]
-        var lastSnapshotIndex: LogIndex
-        /// Bytes of entries applied since the last snapshot (the byte trigger of compaction).
-        var bytesSinceSnapshot: UInt64 = 0
-        /// Uncompressed size of the state in the last snapshot written here (0: none yet).
-        var lastSnapshotStateBytes: UInt64 = 0
-        /// The hard state last handed to the WAL writer.
-        var writtenHardState = HardState()
-        /// A hard state that differs from the written one only in its commit index: it needs no
-        /// write of its own and goes with the next round that writes anything.
-        var lazyHardState: HardState?
-        var proposals: [UInt64: (completion: Completion, deadline: Double)] = [:]
-        var reads: [UInt64: (body: ReadBody, completion: Completion, deadline: Double, index: LogIndex?)] = [:]
-        /// Whether this replica has been a member of the group's configuration; once it was and
-        /// an applied change removes it, the replica is destroyed.
-        var wasMember = false
-        /// Followers a snapshot is being streamed to right now.
-        var snapshotsSending: Set<ReplicaID> = []
-        /// A snapshot of this group is being written on another thread.
-        var snapshotWriting = false
-        /// The member lists last published in the group's status, and the configuration's index.
-        var statusMembers: (configIndex: LogIndex, voters: [ReplicaID], learners: [ReplicaID])?
-
-        init(id: GroupID, core: RaftReplica, stateMachine: any GroupStateMachine, nodeOf: [ReplicaID: NodeID], lastSnapshotIndex: LogIndex) {
-            self.id = id
-            self.core = core
-            self.replica = core.id
-            self.stateMachine = stateMachine
-            self.nodeOf = nodeOf
-            self.lastSnapshotIndex = lastSnapshotIndex
-        }
-    }
 
     public let node: NodeID
     public let settings: HostSettings
@@ -130,11 +84,8 @@ public final class RaftHost: @unchecked Sendable {
         self.wal = wal
         self.snapshotDirectory = snapshotDirectory
         self.transport = transport
-        writer = WALWriter(wal: wal, onDurable: { [weak self] seq in self?.submit(.durable(seq)) })
-        // Leftovers of snapshots being written or received when the node stopped.
-        for name in (try? FileSystem.list(snapshotDirectory)) ?? [] where name.hasSuffix(".tmp") || name.hasSuffix(".recv") {
-            try? FileSystem.remove(snapshotDirectory + "/" + name)
-        }
+        writer = WALWriter(wal: wal, onFatal: settings.onFatal, onDurable: { [weak self] seq in self?.submit(.durable(seq)) })
+        snapshots.removeLeftovers()
     }
 
     // MARK: - Setup (before start)
@@ -185,14 +136,12 @@ public final class RaftHost: @unchecked Sendable {
         return ReplicaID(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "")
     }
 
-    func replicaFile(_ group: GroupID) -> String { snapshotDirectory + "/replica-\(SnapshotFormat.hex(group))" }
+    /// The snapshot folder: every file name in it is made there.
+    var snapshots: SnapshotDirectory { SnapshotDirectory(path: snapshotDirectory) }
 
-    func newestSnapshot(of group: GroupID) throws(StorageError) -> String? {
-        guard FileSystem.exists(snapshotDirectory) else { return nil }
-        let prefix = "snap-\(SnapshotFormat.hex(group))-"
-        return try FileSystem.list(snapshotDirectory).filter { $0.hasPrefix(prefix) && $0.hasSuffix(".snap") }.last
-            .map { snapshotDirectory + "/" + $0 }
-    }
+    func replicaFile(_ group: GroupID) -> String { snapshots.replicaFile(group) }
+
+    func newestSnapshot(of group: GroupID) throws(StorageError) -> String? { try snapshots.newest(of: group) }
 
     // MARK: - Running
 
@@ -328,7 +277,16 @@ public final class RaftHost: @unchecked Sendable {
     /// One iteration of the host loop: inputs, the tick when due, one round. Returns whether
     /// there is more to do right away.
     private func pass() -> Bool {
-        let inputs = mailbox.withLock { box in defer { box = [] }; return box }
+        // At most `maxInputsPerIteration` inputs, so a flood of them still leaves room for the
+        // tick and a round in every pass; the rest wait for the next pass.
+        let inputs = mailbox.withLock { box -> [Input] in
+            guard box.count > settings.maxInputsPerIteration else {
+                defer { box = [] }
+                return box
+            }
+            defer { box.removeFirst(settings.maxInputsPerIteration) }
+            return Array(box.prefix(settings.maxInputsPerIteration))
+        }
         for input in inputs { handle(input) }
         let t = now()
         if t >= nextTick {
@@ -373,11 +331,7 @@ public final class RaftHost: @unchecked Sendable {
             guard g.core.role == .leader else { return completion(.failure(.notLeader(leaderNode(g)))) }
             let id = nextID
             nextID += 1
-            var w = BinaryWriter(capacity: payload.count + 16)
-            w.write(node)
-            w.write(id)
-            w.write(payload)
-            switch g.core.propose(w.bytes) {
+            switch g.core.propose(ProposalEnvelope(origin: node, id: id).wrap(payload)) {
             case .success:
                 g.proposals[id] = (completion, deadline)
             case .failure(let e):
@@ -423,174 +377,18 @@ public final class RaftHost: @unchecked Sendable {
         }
     }
 
-    /// One round of group commit: every group's Ready handed to the WAL writer as one batch
-    /// of records, messages sent (or queued behind the write), entries applied.
-    ///
-    /// What does not wait for this round's write:
-    /// - Entries in `committedEntries` are committed, i.e. durable on a quorum (a leader counts
-    ///   itself only once its own write is durable, see `RaftReplica.persisted`), so they are
-    ///   applied and their clients answered at once, even before this node's copy is durable.
-    /// - `Ready.messages`: the core's send rule (`RaftReplica.ready`) lets a leader whose term
-    ///   and vote are durable send its appends and heartbeats at once, so followers persist in
-    ///   parallel with the leader's own write (Raft thesis §10.2.1).
-    /// `Ready.messagesAfterWrite` (votes, acknowledgements, snapshots) wait until the writer
-    /// reports the round durable (`completeRounds`), and so does the core's knowledge of what
-    /// is durable. A round with a received snapshot waits for its write before installing it.
-    private func processReady() {
-        var readies: [(HostedGroup, Ready)] = []
-        var records: [WALRecord] = []
-        var early: [NodeID: [(group: GroupID, message: Message)]] = [:]
-        var round = PendingRound(seq: 0)
-        var hasSnapshot = false
-        for gid in groups.keys.sorted() {
-            let g = groups[gid]!
-            guard g.core.pollReady() else { continue }
-            let rd = g.core.ready()
-            appendRecords(g, rd, into: &records)
-            if rd.snapshot != nil { hasSnapshot = true }
-            // The core sorted the messages: these may leave before the write (see `Ready`).
-            for m in rd.messages { early[nodeOf(g, m.to), default: []].append((g.id, m)) }
-            if rd.needsDurableReport { round.marks.append((gid, g.replica, rd.durableMark)) }
-            for m in rd.messagesAfterWrite { round.messages.append((g, m)) }
-            readies.append((g, rd))
-        }
-        guard !readies.isEmpty else { return }
-        activity.rounds += 1
-        activity.readies += UInt64(readies.count)
-        for (dest, batch) in early { send(batch, to: dest) }
-        if !records.isEmpty {
-            records.append(contentsOf: takeLazyRecords())
-            round.seq = writer.submit(records)
-            rounds.append(round)
-        } else if !rounds.isEmpty {
-            // Nothing to write: keep the order of what waits behind the writes in flight.
-            rounds[rounds.count - 1].marks.append(contentsOf: round.marks)
-            rounds[rounds.count - 1].messages.append(contentsOf: round.messages)
-        } else {
-            complete(round)
-        }
-        if hasSnapshot, let last = rounds.last?.seq {
-            writer.wait(for: last)
-            completeRounds(through: last)
-        }
-        for (g, rd) in readies where rd.snapshot == nil { apply(g, rd.committedEntries) }
-        for (g, rd) in readies {
-            if let snap = rd.snapshot {
-                installSnapshot(g, snap)
-                apply(g, rd.committedEntries)
-            }
-            for rs in rd.readStates {
-                var r = BinaryReader(rs.context)
-                if let id = try? r.readUInt64(), g.reads[id] != nil { g.reads[id]!.index = rs.index }
-            }
-            if rd.softState != nil && g.core.role != .leader {
-                // Lost leadership: pending proposals are in the log and may still commit
-                // under the new leader, or be overwritten; this node no longer learns which.
-                for (_, p) in g.proposals { p.completion(.failure(.outcomeUnknown("leadership lost"))) }
-                g.proposals = [:]
-            }
-            if rd.softState != nil {
-                // The leader changed: a read still waiting for its ReadIndex asked a leader that
-                // will never answer it; let the caller retry (a read with its index keeps waiting
-                // for the apply).
-                for (id, r) in g.reads where r.index == nil {
-                    g.reads[id] = nil
-                    r.completion(.failure(.notLeader(leaderNode(g))))
-                }
-            }
-            g.core.advance(rd)
-            serveReads(g)
-            maybeSnapshot(g)
-            publishStatus(g)
-            if g.core.configuration.isMember(g.replica) {
-                g.wasMember = true
-            } else if g.wasMember {
-                destroy(g, reason: "removed from the group's configuration")
-            }
-        }
-        // Wait a little for the write: requests arriving meanwhile share the next round. Never
-        // on an executor's thread, which has other work to do meanwhile.
-        if executor == nil, settings.walWaitMicros > 0, let last = rounds.last?.seq {
-            if writer.wait(for: last, timeout: .now() + .microseconds(settings.walWaitMicros)) {
-                completeRounds(through: last)
-            }
-        }
-    }
-
-    /// Adds the WAL records of one Ready to `records`; returns whether its hard state is among
-    /// them. A hard state whose term and vote were already written waits as a lazy record
-    /// unless the Ready writes entries anyway: a commit index need not be durable (a restarted
-    /// replica relearns it from the leader), so it never costs an fdatasync of its own.
-    private func appendRecords(_ g: HostedGroup, _ rd: Ready, into records: inout [WALRecord]) {
-        var toWrite = rd
-        if let hs = rd.hardState {
-            let written = g.writtenHardState
-            if rd.entries.isEmpty && rd.snapshot == nil && hs.term == written.term && hs.vote == written.vote {
-                g.lazyHardState = hs
-                lazyGroups.insert(g.id)
-                toWrite.hardState = nil
-            } else {
-                g.writtenHardState = hs
-                g.lazyHardState = nil
-            }
-        }
-        records.append(contentsOf: RecoveredGroup.records(for: g.id, ready: toWrite))
-    }
-
-    /// The lazy records, and every group's lazy hard state, for the next write.
-    func takeLazyRecords() -> [WALRecord] {
-        var out = lazyRecords
-        lazyRecords = []
-        for gid in lazyGroups.sorted() {
-            guard let g = groups[gid], let hs = g.lazyHardState else { continue }
-            out.append(.hardState(group: gid, state: hs))
-            g.writtenHardState = hs
-            g.lazyHardState = nil
-        }
-        lazyGroups = []
-        return out
-    }
-
-    /// The writer made every round through `seq` durable.
-    func completeRounds(through seq: UInt64) {
-        while let first = rounds.first, first.seq <= seq {
-            rounds.removeFirst()
-            complete(first)
-        }
-    }
-
-    /// A round is durable: the cores learn it and the messages that waited for it go out.
-    private func complete(_ round: PendingRound) {
-        for m in round.marks {
-            guard let g = groups[m.group], g.replica == m.replica else { continue }
-            g.core.persisted(m.mark)
-        }
-        guard !round.messages.isEmpty else { return }
-        var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
-        for (g, m) in round.messages {
-            let dest = nodeOf(g, m.to)
-            if m.kind == .snapshot {
-                sendSnapshot(g, m, to: dest)
-                continue
-            }
-            outbox[dest, default: []].append((g.id, m))
-        }
-        for (dest, batch) in outbox { send(batch, to: dest) }
-    }
-
-    private func apply(_ g: HostedGroup, _ entries: [Entry]) {
+    func apply(_ g: HostedGroup, _ entries: [Entry]) {
         for e in entries { g.bytesSinceSnapshot += UInt64(e.data.count) }
-        for e in entries where e.kind == .normal && e.data.count >= 16 {
-            var r = BinaryReader(e.data)
-            guard let origin = try? r.readUInt64(), let id = try? r.readUInt64() else { continue }
-            let result = g.stateMachine.apply(index: e.index, data: Array(e.data[16...]))
-            if origin == node, let p = g.proposals.removeValue(forKey: id) {
+        for e in entries where e.kind == .normal {
+            guard let envelope = ProposalEnvelope(entryData: e.data) else { continue }
+            let result = g.stateMachine.apply(index: e.index, data: Array(e.data[ProposalEnvelope.headerBytes...]))
+            if envelope.origin == node, let p = g.proposals.removeValue(forKey: envelope.id) {
                 p.completion(.success(result))
             }
         }
     }
 
-    private func serveReads(_ g: HostedGroup) {
+    func serveReads(_ g: HostedGroup) {
         guard !g.reads.isEmpty else { return }
         let applied = g.core.watermarks().applied
         for (id, r) in g.reads {
@@ -613,13 +411,6 @@ public final class RaftHost: @unchecked Sendable {
     }
 }
 
-/// Stops the process: used only when continuing would acknowledge what is not durable.
-func stopNode(_ message: String) -> Never {
-    let line = "mystore-server: fatal: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-    exit(3)
-}
-
 func now() -> Double { Double(monotonicNanos()) / 1e9 }
 
 func monotonicNanos() -> UInt64 {
@@ -635,6 +426,38 @@ extension RaftHost {
         call { host in
             guard let g = host.groups[group] else { return completion(.failure(.unknownGroup(group))) }
             completion(.success(body(g.stateMachine)))
+        }
+    }
+}
+
+// MARK: - Typed requests
+
+extension RaftHost {
+    /// `propose`, for a group whose state machine's `apply` returns `R`: the completion gets
+    /// that result, typed. A state machine of another result type fails the request
+    /// (`.dropped`), which is a programming error.
+    public func propose<R: Sendable>(_ group: GroupID, _ payload: [UInt8], timeoutMillis: Int64? = nil, returning: R.Type,
+                                     completion: @escaping @Sendable (Result<R, HostError>) -> Void) {
+        propose(group, payload, timeoutMillis: timeoutMillis) { result in
+            completion(Self.typed(result, R.self, group))
+        }
+    }
+
+    /// `read` (or, when `local`, `readLocal`), with `body` run on the group's state machine as
+    /// an `M` and its `R` result typed. A state machine of another type fails the read
+    /// (`.dropped`), which is a programming error.
+    public func read<M: GroupStateMachine, R: Sendable>(_ group: GroupID, on machine: M.Type, local: Bool = false,
+                                                        _ body: @escaping @Sendable (M) -> R,
+                                                        completion: @escaping @Sendable (Result<R, HostError>) -> Void) {
+        let run: ReadBody = { sm in (sm as? M).map(body) }
+        let done: Completion = { result in completion(Self.typed(result, R.self, group)) }
+        if local { readLocal(group, run, completion: done) } else { read(group, run, completion: done) }
+    }
+
+    private static func typed<R>(_ result: Result<any Sendable, HostError>, _: R.Type, _ group: GroupID) -> Result<R, HostError> {
+        result.flatMap { value in
+            if let r = value as? R { return .success(r) }
+            return .failure(.dropped("group \(group) answered \(type(of: value)), not \(R.self)"))
         }
     }
 }

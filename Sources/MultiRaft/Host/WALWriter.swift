@@ -28,10 +28,12 @@ final class WALWriter: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let onDurable: @Sendable (UInt64) -> Void
+    private let onFatal: @Sendable (String) -> Never
     private var started = false
 
-    init(wal: WriteAheadLog, onDurable: @escaping @Sendable (UInt64) -> Void) {
+    init(wal: WriteAheadLog, onFatal: @escaping @Sendable (String) -> Never, onDurable: @escaping @Sendable (UInt64) -> Void) {
         self.wal = wal
+        self.onFatal = onFatal
         self.onDurable = onDurable
     }
 
@@ -112,7 +114,7 @@ final class WALWriter: @unchecked Sendable {
                 try withWAL { wal throws(StorageError) in try wal.append(batch.records) }
             } catch {
                 // Nothing may be acknowledged that is not durable: stop the node.
-                stopNode("cannot write the WAL: \(error)")
+                onFatal("cannot write the WAL: \(error)")
             }
             let release = state.withLock { s in
                 s.durable = batch.seq

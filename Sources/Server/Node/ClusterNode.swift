@@ -72,6 +72,11 @@ final class ClusterNode: @unchecked Sendable {
                                   group: eventLoops, streams: streams)
 
         var settings = HostSettings()
+        settings.onFatal = { message in
+            // Continuing would acknowledge what is not durable: stop the node.
+            Console.error("mystore-server: fatal: \(message)")
+            exit(3)
+        }
         settings.tickMillis = plan.config.tickIntervalMilliseconds
         settings.raft.electionTicks = plan.config.electionTicks
         settings.raft.heartbeatTicks = plan.config.heartbeatTicks

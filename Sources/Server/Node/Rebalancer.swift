@@ -79,9 +79,8 @@ final class Rebalancer: @unchecked Sendable {
         guard let node else { return completion(nil) }
         // Completions leave the host thread: they may plan, which asks the host again.
         let loop = node.eventLoop
-        node.host.propose(ClusterNode.metaGroup, command.encoded()) { result in
-            let r: KVResult? = if case .success(let v) = result { v as? KVResult } else { nil }
-            loop.execute { completion(r) }
+        node.host.propose(ClusterNode.metaGroup, command.encoded(), returning: KVResult.self) { result in
+            loop.execute { completion(try? result.get()) }
         }
     }
 

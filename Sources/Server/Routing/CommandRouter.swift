@@ -141,9 +141,9 @@ final class CommandRouter: @unchecked Sendable {
             if status?.role == .leader {
                 let request = KVRequest(clientID: clientID, sequence: sequence, timestampMillis: wallClockMillis(), command: command)
                 NodeMetrics.shared.proposed(shard: shard.id.rawValue)
-                node.host.propose(group, request.encoded(), timeoutMillis: Self.millis(until: deadline)) { result in
+                node.host.propose(group, request.encoded(), timeoutMillis: Self.millis(until: deadline), returning: KVResult.self) { result in
                     switch result {
-                    case .success(let r): reply(mapper(r as? KVResult ?? .error("ERR internal: unexpected result")))
+                    case .success(let r): reply(mapper(r))
                     case .failure(let e): retry(appended || e.isAfterAppend)
                     }
                 }
@@ -159,15 +159,13 @@ final class CommandRouter: @unchecked Sendable {
             guard let status, status.leaderNode != nil || readOnly else {
                 return forwardOrRedirect(to: preferredNode(shard), slot: slot, args: args, hops: hops, deadline: deadline, write: false, appended: false, retry: retry, reply: reply)
             }
-            let run: RaftHost.ReadBody = { sm in body((sm as! KVShardMachine).store) }
-            let done: RaftHost.Completion = { result in
+            node.host.read(group, on: KVShardMachine.self, local: readOnly, { body($0.store) }) { result in
                 switch result {
-                case .success(let v): reply(v as? RESPValue ?? .error("ERR internal: unexpected result"))
+                case .success(let v): reply(v)
                 case .failure(.timeout): reply(.error("TRYAGAIN timed out waiting for shard \(shard.id.rawValue); retry"))
                 case .failure: retry(false)
                 }
             }
-            if readOnly { node.host.readLocal(group, run, completion: done) } else { node.host.read(group, run, completion: done) }
         }
     }
 

@@ -1,0 +1,169 @@
+import Dispatch
+
+/// Rounds of group commit: where each pass's Readies become one WAL write, where messages
+/// wait for the fsync (`Ready.messagesAfterWrite`, released by `completeRounds`), and where the
+/// cores learn what is durable.
+extension RaftHost {
+    /// A round's writes on their way to disk, with what waits for them.
+    struct PendingRound {
+        var seq: UInt64
+        var marks: [(group: GroupID, replica: ReplicaID, mark: DurableMark)] = []
+        /// The rounds' `messagesAfterWrite`, sent when the round is durable.
+        var messages: [(group: HostedGroup, message: Message)] = []
+    }
+
+    /// One round of group commit: every group's Ready handed to the WAL writer as one batch
+    /// of records, messages sent (or queued behind the write), entries applied.
+    ///
+    /// What does not wait for this round's write:
+    /// - Entries in `committedEntries` are committed, i.e. durable on a quorum (a leader counts
+    ///   itself only once its own write is durable, see `RaftReplica.persisted`), so they are
+    ///   applied and their clients answered at once, even before this node's copy is durable.
+    /// - `Ready.messages`: the core's send rule (`RaftReplica.ready`) lets a leader whose term
+    ///   and vote are durable send its appends and heartbeats at once, so followers persist in
+    ///   parallel with the leader's own write (Raft thesis §10.2.1).
+    /// `Ready.messagesAfterWrite` (votes, acknowledgements, snapshots) wait until the writer
+    /// reports the round durable (`completeRounds`), and so does the core's knowledge of what
+    /// is durable. A round with a received snapshot waits for its write before installing it.
+    func processReady() {
+        var readies: [(HostedGroup, Ready)] = []
+        var records: [WALRecord] = []
+        var early: [NodeID: [(group: GroupID, message: Message)]] = [:]
+        var round = PendingRound(seq: 0)
+        var hasSnapshot = false
+        for gid in groups.keys.sorted() {
+            let g = groups[gid]!
+            guard g.core.pollReady() else { continue }
+            let rd = g.core.ready()
+            appendRecords(g, rd, into: &records)
+            if rd.snapshot != nil { hasSnapshot = true }
+            // The core sorted the messages: these may leave before the write (see `Ready`).
+            for m in rd.messages { early[nodeOf(g, m.to), default: []].append((g.id, m)) }
+            if rd.needsDurableReport { round.marks.append((gid, g.replica, rd.durableMark)) }
+            for m in rd.messagesAfterWrite { round.messages.append((g, m)) }
+            readies.append((g, rd))
+        }
+        guard !readies.isEmpty else { return }
+        activity.rounds += 1
+        activity.readies += UInt64(readies.count)
+        for (dest, batch) in early { send(batch, to: dest) }
+        if !records.isEmpty {
+            records.append(contentsOf: takeLazyRecords())
+            round.seq = writer.submit(records)
+            rounds.append(round)
+        } else if !rounds.isEmpty {
+            // Nothing to write: keep the order of what waits behind the writes in flight.
+            rounds[rounds.count - 1].marks.append(contentsOf: round.marks)
+            rounds[rounds.count - 1].messages.append(contentsOf: round.messages)
+        } else {
+            complete(round)
+        }
+        if hasSnapshot, let last = rounds.last?.seq {
+            writer.wait(for: last)
+            completeRounds(through: last)
+        }
+        for (g, rd) in readies where rd.snapshot == nil { apply(g, rd.committedEntries) }
+        for (g, rd) in readies {
+            if let snap = rd.snapshot {
+                installSnapshot(g, snap)
+                apply(g, rd.committedEntries)
+            }
+            for rs in rd.readStates {
+                var r = BinaryReader(rs.context)
+                if let id = try? r.readUInt64(), g.reads[id] != nil { g.reads[id]!.index = rs.index }
+            }
+            if rd.softState != nil && g.core.role != .leader {
+                // Lost leadership: pending proposals are in the log and may still commit
+                // under the new leader, or be overwritten; this node no longer learns which.
+                for (_, p) in g.proposals { p.completion(.failure(.outcomeUnknown("leadership lost"))) }
+                g.proposals = [:]
+            }
+            if rd.softState != nil {
+                // The leader changed: a read still waiting for its ReadIndex asked a leader that
+                // will never answer it; let the caller retry (a read with its index keeps waiting
+                // for the apply).
+                for (id, r) in g.reads where r.index == nil {
+                    g.reads[id] = nil
+                    r.completion(.failure(.notLeader(leaderNode(g))))
+                }
+            }
+            g.core.advance(rd)
+            serveReads(g)
+            maybeSnapshot(g)
+            publishStatus(g)
+            if g.core.configuration.isMember(g.replica) {
+                g.wasMember = true
+            } else if g.wasMember {
+                destroy(g, reason: "removed from the group's configuration")
+            }
+        }
+        // Wait a little for the write: requests arriving meanwhile share the next round. Never
+        // on an executor's thread, which has other work to do meanwhile.
+        if executor == nil, settings.walWaitMicros > 0, let last = rounds.last?.seq {
+            if writer.wait(for: last, timeout: .now() + .microseconds(settings.walWaitMicros)) {
+                completeRounds(through: last)
+            }
+        }
+    }
+
+    /// Adds the WAL records of one Ready to `records`; returns whether its hard state is among
+    /// them. A hard state whose term and vote were already written waits as a lazy record
+    /// unless the Ready writes entries anyway: a commit index need not be durable (a restarted
+    /// replica relearns it from the leader), so it never costs an fdatasync of its own.
+    private func appendRecords(_ g: HostedGroup, _ rd: Ready, into records: inout [WALRecord]) {
+        var toWrite = rd
+        if let hs = rd.hardState {
+            let written = g.writtenHardState
+            if rd.entries.isEmpty && rd.snapshot == nil && hs.term == written.term && hs.vote == written.vote {
+                g.lazyHardState = hs
+                lazyGroups.insert(g.id)
+                toWrite.hardState = nil
+            } else {
+                g.writtenHardState = hs
+                g.lazyHardState = nil
+            }
+        }
+        records.append(contentsOf: RecoveredGroup.records(for: g.id, ready: toWrite))
+    }
+
+    /// The lazy records, and every group's lazy hard state, for the next write.
+    func takeLazyRecords() -> [WALRecord] {
+        var out = lazyRecords
+        lazyRecords = []
+        for gid in lazyGroups.sorted() {
+            guard let g = groups[gid], let hs = g.lazyHardState else { continue }
+            out.append(.hardState(group: gid, state: hs))
+            g.writtenHardState = hs
+            g.lazyHardState = nil
+        }
+        lazyGroups = []
+        return out
+    }
+
+    /// The writer made every round through `seq` durable.
+    func completeRounds(through seq: UInt64) {
+        while let first = rounds.first, first.seq <= seq {
+            rounds.removeFirst()
+            complete(first)
+        }
+    }
+
+    /// A round is durable: the cores learn it and the messages that waited for it go out.
+    private func complete(_ round: PendingRound) {
+        for m in round.marks {
+            guard let g = groups[m.group], g.replica == m.replica else { continue }
+            g.core.persisted(m.mark)
+        }
+        guard !round.messages.isEmpty else { return }
+        var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
+        for (g, m) in round.messages {
+            let dest = nodeOf(g, m.to)
+            if m.kind == .snapshot {
+                sendSnapshot(g, m, to: dest)
+                continue
+            }
+            outbox[dest, default: []].append((g.id, m))
+        }
+        for (dest, batch) in outbox { send(batch, to: dest) }
+    }
+}
