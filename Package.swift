@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "MultiRaft", targets: ["MultiRaft"]),
         .library(name: "ShardRouter", targets: ["ShardRouter"]),
         .library(name: "KVStore", targets: ["KVStore"]),
+        .library(name: "RESP", targets: ["RESP"]),
         .library(name: "MyStoreClient", targets: ["MyStoreClient"]),
         .library(name: "Linearizability", targets: ["Linearizability"]),
         .executable(name: "mystore-server", targets: ["Server"]),
@@ -38,8 +39,14 @@ let package = Package(
         .target(name: "CCRC32C"),
         // sys/epoll.h for the load generator.
         .target(name: "CEpoll"),
+        // The package's one clock (monotonic and wall): the lowest target every timing user
+        // shares, MultiRaft's host and storage and the linearizability checker included.
+        .target(name: "SystemClock"),
+        // RESP2, the Redis protocol: the reply value, the one parser (requests and replies, with
+        // limits) and the encoder. Pure bytes, no sockets or NIO; server, client and bench use it.
+        .target(name: "RESP"),
         // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
-        .target(name: "MultiRaft", dependencies: ["CZlib", "CCRC32C"], swiftSettings: optimizedInDebug),
+        .target(name: "MultiRaft", dependencies: ["CZlib", "CCRC32C", "SystemClock"], swiftSettings: optimizedInDebug),
         // Deterministic whole-cluster simulator of the Raft core, with safety checkers.
         .target(name: "RaftSimulator", dependencies: ["MultiRaft"], swiftSettings: optimizedInDebug),
         .executableTarget(
@@ -55,6 +62,8 @@ let package = Package(
                 "MultiRaft",
                 "ShardRouter",
                 "MyStoreClient",
+                "RESP",
+                "SystemClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -72,6 +81,8 @@ let package = Package(
                 "ShardRouter",
                 "KVStore",
                 "MyStoreClient",
+                "RESP",
+                "SystemClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -83,24 +94,25 @@ let package = Package(
         ),
         // The Swift client library (cluster-aware routing, retries, exactly-once writes) shared by
         // the admin CLI and users' programs. Plain POSIX sockets, no NIO, so it builds quickly.
-        .target(name: "MyStoreClient", dependencies: ["ShardRouter"]),
+        .target(name: "MyStoreClient", dependencies: ["ShardRouter", "RESP"]),
         .executableTarget(
             name: "Admin",
             dependencies: ["ShardRouter", "MyStoreClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Linearizability checker for recorded client histories (pure, no dependencies).
-        .target(name: "Linearizability", swiftSettings: optimizedInDebug),
+        // Linearizability checker for recorded client histories (pure; only the clock, for its time budget).
+        .target(name: "Linearizability", dependencies: ["SystemClock"], swiftSettings: optimizedInDebug),
         // The fault-injection runner: real nodes in network namespaces, faults, checked histories.
         .executableTarget(
             name: "FaultRunner",
-            dependencies: ["Linearizability", "MyStoreClient", "ShardRouter", "MultiRaft",
+            dependencies: ["Linearizability", "MyStoreClient", "ShardRouter", "MultiRaft", "SystemClock",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft"]),
+        .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft", "SystemClock"]),
+        .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         // Seeded mutation fuzzing of every decoder of outside input (scripts/fuzz for long runs).
         .testTarget(
             name: "FuzzTests",
-            dependencies: ["Server", "MultiRaft", "KVStore", "ShardRouter", "MyStoreClient",
+            dependencies: ["Server", "MultiRaft", "KVStore", "ShardRouter", "MyStoreClient", "RESP",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         // Real nodes in network namespaces under mystore-fault (needs root; skipped otherwise).

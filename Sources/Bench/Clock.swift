@@ -2,13 +2,6 @@
 import Glibc
 #endif
 
-/// Monotonic seconds.
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
 /// Peak resident memory of this process (bytes), from /proc/self/status.
 func peakRSS() -> Int {
     guard let f = fopen("/proc/self/status", "r") else { return 0 }

@@ -6,6 +6,7 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
 /// Options shared by the workloads against a running cluster.
 struct LoadOptions: ParsableArguments {
@@ -153,8 +154,8 @@ struct ClusterLoad {
 
         var connections: [BenchConnection] = []
         for (i, t) in targets.enumerated() {
-            let fd = try connectTCP(host: t.node.host, port: t.node.port)
-            connections.append(BenchConnection(fd: fd, keyPool: t.pool, pipeline: o.pipeline, seed: UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15 ^ nowNanos()))
+            let fd = try TCPSocket.connectedDescriptor(to: t.node, timeout: .seconds(10))
+            connections.append(BenchConnection(fd: fd, keyPool: t.pool, pipeline: o.pipeline, seed: UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15 ^ monotonicNanos()))
         }
         let threadCount = max(1, min(o.threads > 0 ? o.threads : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), connections.count))
         let control = RunControl(startMeasuring: o.warmup <= 0, count: o.count)
@@ -178,18 +179,18 @@ struct ClusterLoad {
         }
 
         let label = "\(workload.rawValue) c=\(o.connections) p=\(o.pipeline)"
-        var measureStart = nowNanos()
+        var measureStart = monotonicNanos()
         if o.warmup > 0 {
             progress(label, phase: "warm-up", until: Double(measureStart) / 1e9 + o.warmup, workers: workers, control: control)
-            measureStart = nowNanos()
+            measureStart = monotonicNanos()
         }
         let serverCPU0 = serverPids.map { processCPUSeconds($0) ?? 0 }
         let clientCPU0 = selfCPUSeconds()
         control.phase.store(Phase.measure.rawValue, ordering: .relaxed)
-        measureStart = nowNanos()
+        measureStart = monotonicNanos()
         let deadline = o.count == nil ? Double(measureStart) / 1e9 + o.duration : .infinity
         progress(label, phase: "measure", until: deadline, workers: workers, control: control, from: measureStart)
-        let measureEnd = nowNanos()
+        let measureEnd = monotonicNanos()
         let serverCPU1 = serverPids.map { processCPUSeconds($0) ?? 0 }
         let clientCPU1 = selfCPUSeconds()
         control.phase.store(Phase.stop.rawValue, ordering: .relaxed)
@@ -223,10 +224,10 @@ struct ClusterLoad {
     /// Sleeps until `until` (or until every worker finished), redrawing the progress line each second.
     private func progress(_ label: String, phase: String, until: Double, workers: [Worker], control: RunControl, from start: UInt64? = nil) {
         var lastOps = 0
-        var lastT = Double(nowNanos()) / 1e9
+        var lastT = Double(monotonicNanos()) / 1e9
         var nextDraw = lastT + 1
         while true {
-            let t = Double(nowNanos()) / 1e9
+            let t = Double(monotonicNanos()) / 1e9
             if t >= until || control.done.load(ordering: .relaxed) == workers.count { break }
             if t >= nextDraw {
                 let ops = workers.reduce(0) { $0 + $1.counters.ops.load(ordering: Synchronization.AtomicLoadOrdering.relaxed) }
@@ -261,17 +262,17 @@ struct ClusterLoad {
 
     /// Writes every key once through pipelined connections (writes are forwarded as needed).
     private func preload(shape: RequestShape, endpoints: [NodeAddress]) throws {
-        let started = nowNanos()
+        let started = monotonicNanos()
         let perConnection = 64
         let lanes = 16
         var fds: [Int32] = []
-        for i in 0..<lanes { fds.append(try connectTCP(host: endpoints[i % endpoints.count].host, port: endpoints[i % endpoints.count].port)) }
+        for i in 0..<lanes { fds.append(try TCPSocket.connectedDescriptor(to: endpoints[i % endpoints.count], timeout: .seconds(10))) }
         defer { for fd in fds { close(fd) } }
         let pools = (0..<lanes).map { l in stride(from: l, to: shape.keyCount, by: lanes).map { Int32($0) } }
         let conns = zip(fds, pools).map { BenchConnection(fd: $0, keyPool: $1, pipeline: perConnection, seed: 1) }
         let put = RequestShape(workload: .put, keyCount: shape.keyCount, keySize: shape.keySize, valueSize: shape.valueSize, readRatio: 0)
         try Preloader(shape: put, connections: conns, depth: perConnection).run()
-        if !options.quiet { eprint("preloaded \(shape.keyCount) keys in \(fmt(Double(nowNanos() - started) / 1e9, 1))s\n") }
+        if !options.quiet { eprint("preloaded \(shape.keyCount) keys in \(fmt(Double(monotonicNanos() - started) / 1e9, 1))s\n") }
     }
 }
 
@@ -282,6 +283,7 @@ struct Preloader {
     let depth: Int
 
     func run() throws {
+        let parser = RESPParser()
         for c in connections { _ = fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) & ~O_NONBLOCK) }
         var next = [Int](repeating: 0, count: connections.count)
         var active = true
@@ -313,8 +315,8 @@ struct Preloader {
                     let n = c.receive.withUnsafeMutableBytes { read(c.fd, $0.baseAddress! + end, $0.count - end) }
                     guard n > 0 else { throw BenchError("preload: connection closed") }
                     end += n
-                    c.receive.withUnsafeBufferPointer { b in
-                        while let (e, _) = RESPScan.reply(b, from: pos, to: end) { pos = e; replies += 1 }
+                    try c.receive.withUnsafeBytes { b in
+                        while let (e, _) = try parser.skipReply(b, from: pos, to: end) { pos = e; replies += 1 }
                     }
                 }
                 next[i] = upto

@@ -1,9 +1,11 @@
 import CEpoll
 import Histogram
+import MyStoreClient
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
 /// What each request of a run does.
 enum Workload: String, Sendable {
@@ -107,29 +109,6 @@ final class BenchConnection {
     }
 }
 
-/// Opens a TCP connection to `host:port` (IPv4 dotted or a name), non-blocking, TCP_NODELAY.
-func connectTCP(host: String, port: UInt16) throws -> Int32 {
-    var hints = addrinfo()
-    hints.ai_family = AF_UNSPEC
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var res: UnsafeMutablePointer<addrinfo>?
-    guard getaddrinfo(host, String(port), &hints, &res) == 0, let ai = res else {
-        throw BenchError("cannot resolve \(host)")
-    }
-    defer { freeaddrinfo(res) }
-    let fd = socket(ai.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw BenchError("socket: \(String(cString: strerror(errno)))") }
-    guard connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
-        let e = String(cString: strerror(errno))
-        close(fd)
-        throw BenchError("connect \(host):\(port): \(e)")
-    }
-    var one: Int32 = 1
-    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-    return fd
-}
-
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
@@ -177,6 +156,8 @@ final class Worker: @unchecked Sendable {
     var casMisses = 0
     var firstError: String?
     var failure: String?
+    /// Finds where each reply ends and whether it is an error, without building it.
+    let replies = RESPParser()
 
     init(shape: RequestShape, connections: [BenchConnection], pipeline: Int, control: RunControl) {
         self.shape = shape
@@ -246,11 +227,20 @@ final class Worker: @unchecked Sendable {
         if got == 0 { return false }
         if got < 0 { return errno == EAGAIN || errno == EINTR }
         c.receiveEnd += got
-        let t = nowNanos()
+        let t = monotonicNanos()
         var done = 0
         var errors = 0
+        var malformed: RESPError?
         c.receive.withUnsafeBufferPointer { buf in
-            while c.inFlight > 0, let (end, kind) = RESPScan.reply(buf, from: c.parsePosition, to: c.receiveEnd) {
+            while c.inFlight > 0 {
+                let scanned: (end: Int, kind: RESPReply.Kind)?
+                do throws(RESPError) {
+                    scanned = try replies.skipReply(UnsafeRawBufferPointer(buf), from: c.parsePosition, to: c.receiveEnd)
+                } catch {
+                    malformed = error
+                    break
+                }
+                guard let (end, kind) = scanned else { break }
                 let slot = c.head
                 let requestKind = c.kinds[slot]
                 if kind == .error {
@@ -260,7 +250,7 @@ final class Worker: @unchecked Sendable {
                     }
                     if requestKind >= 2 { shape.versions[Int(c.keyOf[slot])] = 0 }
                 } else if requestKind == 2 {
-                    if kind == .null {
+                    if kind == .null || kind == .nullArray {
                         if measuring { casMisses += 1 }
                         shape.versions[Int(c.keyOf[slot])] = 0
                     } else if measuring {
@@ -276,6 +266,10 @@ final class Worker: @unchecked Sendable {
                 c.inFlight -= 1
                 done += 1
             }
+        }
+        if let malformed {
+            failure = failure ?? "reply from the server: \(malformed)"
+            return false
         }
         if c.parsePosition == c.receiveEnd {
             c.parsePosition = 0
@@ -305,7 +299,7 @@ final class Worker: @unchecked Sendable {
             }
         }
         c.sendBuffer.removeAll(keepingCapacity: true)
-        let t = nowNanos()
+        let t = monotonicNanos()
         for _ in 0..<want {
             let r = c.random()
             let key = Int(c.keyPool[Int(r % UInt64(c.keyPool.count))])
@@ -409,62 +403,6 @@ final class Worker: @unchecked Sendable {
         appendValue(c, version: old)
         c.sendBuffer.append(13); c.sendBuffer.append(10)
     }
-}
-
-/// Finds where a RESP2 reply ends without building it.
-enum RESPScan {
-    enum Kind { case simple, error, integer, bulk, null, array }
-
-    /// The end of the reply starting at `from` and its kind, nil when incomplete.
-    static func reply(_ b: UnsafeBufferPointer<UInt8>, from: Int, to end: Int) -> (Int, Kind)? {
-        guard from < end else { return nil }
-        guard let lineEnd = crlf(b, from + 1, end) else { return nil }
-        switch b[from] {
-        case UInt8(ascii: "+"): return (lineEnd + 2, .simple)
-        case UInt8(ascii: "-"): return (lineEnd + 2, .error)
-        case UInt8(ascii: ":"): return (lineEnd + 2, .integer)
-        case UInt8(ascii: "$"):
-            let n = number(b, from + 1, lineEnd)
-            if n < 0 { return (lineEnd + 2, .null) }
-            let stop = lineEnd + 2 + n + 2
-            return stop <= end ? (stop, .bulk) : nil
-        case UInt8(ascii: "*"):
-            let n = number(b, from + 1, lineEnd)
-            if n < 0 { return (lineEnd + 2, .null) }
-            var p = lineEnd + 2
-            for _ in 0..<n {
-                guard let (e, _) = reply(b, from: p, to: end) else { return nil }
-                p = e
-            }
-            return (p, .array)
-        default:
-            return (lineEnd + 2, .error)
-        }
-    }
-
-    @inline(__always) static func crlf(_ b: UnsafeBufferPointer<UInt8>, _ from: Int, _ end: Int) -> Int? {
-        var i = from
-        while i + 1 < end {
-            if b[i] == 13 && b[i + 1] == 10 { return i }
-            i += 1
-        }
-        return nil
-    }
-
-    @inline(__always) static func number(_ b: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Int {
-        var i = from
-        var negative = false
-        if i < to && b[i] == UInt8(ascii: "-") { negative = true; i += 1 }
-        var n = 0
-        while i < to { n = n * 10 + Int(b[i] &- 48); i += 1 }
-        return negative ? -n : n
-    }
-}
-
-@inline(__always) func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
 /// CPU seconds (user + system) a process used so far, from /proc/PID/stat; nil when gone.

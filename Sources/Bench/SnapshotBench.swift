@@ -3,6 +3,7 @@ import MultiRaft
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
 /// `mystore-bench snapshot`: write and read throughput of the chunked zlib snapshot format
 /// on generated key/value text, with the compression ratio and peak memory.
@@ -23,20 +24,20 @@ struct SnapshotBench: ParsableCommand {
         let w = try SnapshotWriter(directory: dir, group: 1, metadata: SnapshotMetadata(index: 1, term: 1, configuration: Configuration(voters: [1, 2, 3])),
                                    chunkSize: chunk, compressionLevel: level)
         var genTime = 0.0
-        let t0 = now()
+        let t0 = monotonicSeconds()
         for _ in 0..<(mib << 20) / chunk {
-            let g0 = now()
+            let g0 = monotonicSeconds()
             let block = state.next(chunk)
-            genTime += now() - g0
+            genTime += monotonicSeconds() - g0
             try w.write(block)
         }
         let path = try w.finish()
-        let writeSecs = now() - t0 - genTime
-        let t1 = now()
+        let writeSecs = monotonicSeconds() - t0 - genTime
+        let t1 = monotonicSeconds()
         let r = try SnapshotReader(path: path)
         var n = 0
         while let c = try r.nextChunk() { n += c.count }
-        let readSecs = now() - t1
+        let readSecs = monotonicSeconds() - t1
         let mb = Double(w.rawBytes) / 1e6
         print("state \(fmt(mb, 1)) MB in \(chunkKib) KiB chunks, zlib level \(level)")
         print("file \(fmt(Double(w.fileBytes) / 1e6, 1)) MB, compression ratio \(fmt(Double(w.rawBytes) / Double(w.fileBytes), 2)):1")

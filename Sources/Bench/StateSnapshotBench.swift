@@ -4,6 +4,7 @@ import MultiRaft
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
 /// `mystore-bench state-snapshot`: what a shard snapshot costs the thread that writes it. Fills
 /// a key-value state machine the way writes through a cluster do (client sessions, every key
@@ -51,16 +52,16 @@ struct StateSnapshotBench: ParsableCommand {
         var raw = 0, file = 0
         for _ in 0..<rounds {
             var n = 0
-            let t0 = now()
+            let t0 = monotonicSeconds()
             machine.writeSnapshot { n += $0.count }
-            serialise.append(now() - t0)
+            serialise.append(monotonicSeconds() - t0)
             raw = n
             let meta = SnapshotMetadata(index: index, term: 1, configuration: Configuration(voters: [1, 2, 3]))
-            let t1 = now()
+            let t1 = monotonicSeconds()
             let w = try SnapshotWriter(directory: dir, group: 1, metadata: meta, compressionLevel: level)
             try machine.writeSnapshot { try w.write($0) }
             try w.finish()
-            whole.append(now() - t1)
+            whole.append(monotonicSeconds() - t1)
             file = w.fileBytes
         }
         _ = system("rm -rf '\(dir)'")

@@ -4,6 +4,7 @@ import MultiRaft
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
 /// `mystore-bench wal`: the write-ahead log against a one-fdatasync-per-record baseline.
 struct WALBench: ParsableCommand {
@@ -38,13 +39,13 @@ struct WALBench: ParsableCommand {
         let f = try DurableFile(path: path, mode: .truncateCreate)
         let rec = [UInt8](repeating: 0x61, count: recordBytes + 8)
         var n = 0
-        let start = now()
-        while now() - start < seconds {
+        let start = monotonicSeconds()
+        while monotonicSeconds() - start < seconds {
             try f.append(rec)
             try f.sync()
             n += 1
         }
-        let rate = Double(n) / (now() - start)
+        let rate = Double(n) / (monotonicSeconds() - start)
         try FileSystem.remove(path)
         return rate
     }
@@ -57,22 +58,22 @@ struct WALBench: ParsableCommand {
         let log = try WriteAheadLog(settings: WALSettings(directory: sub))
         let committer = GroupCommitLog(storage: log)
         let payload = [UInt8](repeating: 0x62, count: recordBytes)
-        let deadline = now() + seconds
+        let deadline = monotonicSeconds() + seconds
         let done = DispatchGroup()
         for g in 0..<groups {
             done.enter()
             DispatchQueue(label: "proposer-\(g)").async {
                 var i: LogIndex = 1
-                while now() < deadline {
+                while monotonicSeconds() < deadline {
                     try? committer.append([.entries(group: GroupID(g), entries: [Entry(term: 1, index: i, data: payload)])])
                     i += 1
                 }
                 done.leave()
             }
         }
-        let start = now()
+        let start = monotonicSeconds()
         done.wait()
-        let elapsed = now() - start
+        let elapsed = monotonicSeconds() - start
         committer.close()
         let result = (Double(log.recordsWritten) / elapsed, Double(log.syncs) / elapsed)
         _ = system("rm -rf '\(sub)'")

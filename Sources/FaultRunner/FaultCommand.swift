@@ -5,6 +5,7 @@ import Linearizability
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
 @main
 struct FaultCommand: ParsableCommand {
@@ -80,7 +81,7 @@ struct RunCommand: ParsableCommand {
             print("mystore-fault: skipped: \(reason)")
             throw ExitCode(77)
         }
-        let seed = self.seed ?? UInt64(monotonicNanos() & 0xFFFF_FFFF)
+        let seed = self.seed ?? UInt64(historyNanos() & 0xFFFF_FFFF)
         let tag = self.tag ?? "mf\(getpid() % 100_000)"
         let dir = out ?? "/tmp/mystore-fault-\(tag)"
         let kinds = try faultKinds()
@@ -176,7 +177,7 @@ struct RunCommand: ParsableCommand {
         for key in keys {
             for node in 0..<cluster.count {
                 while Date() < deadline {
-                    var op = HistoryOp(client: 0, kind: .get, key: key, invoke: monotonicNanos(), complete: nil, outcome: .fail)
+                    var op = HistoryOp(client: 0, kind: .get, key: key, invoke: historyNanos(), complete: nil, outcome: .fail)
                     let outcome: HistoryOp.Outcome, result: HistoryOp.Value
                     if mode == .cluster {
                         (outcome, result, _) = workload.perform(op, routing: routing)
@@ -185,7 +186,7 @@ struct RunCommand: ParsableCommand {
                     } else {
                         (outcome, result) = (.fail, .null)
                     }
-                    op.complete = monotonicNanos()
+                    op.complete = historyNanos()
                     op.outcome = outcome
                     op.result = result
                     if outcome == .ok {

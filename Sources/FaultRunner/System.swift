@@ -2,13 +2,10 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
-/// Monotonic clock in nanoseconds (history times).
-func monotonicNanos() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
+/// The monotonic clock in nanoseconds, as history times (signed).
+func historyNanos() -> Int64 { Int64(monotonicNanos()) }
 
 func sleepSeconds(_ s: Double) {
     if s > 0 { usleep(UInt32(min(s, 3600) * 1_000_000)) }
@@ -70,11 +67,11 @@ final class Locked<Value>: @unchecked Sendable {
 
 /// Console lines with the time since the run started.
 final class Log: @unchecked Sendable {
-    let start = monotonicNanos()
+    let start = historyNanos()
     private let lock = NSLock()
     var quiet = false
 
-    func seconds() -> Double { Double(monotonicNanos() - start) / 1e9 }
+    func seconds() -> Double { Double(historyNanos() - start) / 1e9 }
 
     func say(_ line: String) {
         guard !quiet else { return }

@@ -3,6 +3,7 @@ import Linearizability
 import MultiRaft
 import MyStoreClient
 import ShardRouter
+import SystemClock
 
 /// How the workload's clients reach the cluster.
 enum ClientMode: String, CaseIterable, Sendable {
@@ -99,9 +100,9 @@ final class Workload: @unchecked Sendable {
             case 75..<80: (kind, args) = (.del, [])
             default: (kind, args) = (.incr, [])
             }
-            var op = HistoryOp(client: client, kind: kind, key: key, args: args, invoke: monotonicNanos(), complete: nil, outcome: .unknown)
+            var op = HistoryOp(client: client, kind: kind, key: key, args: args, invoke: historyNanos(), complete: nil, outcome: .unknown)
             let (outcome, result, broken) = mode == .cluster ? perform(op, routing: slotRouting) : perform(op, on: connections[node]!)
-            let end = monotonicNanos()
+            let end = historyNanos()
             if broken {
                 connections[node] = nil
             }

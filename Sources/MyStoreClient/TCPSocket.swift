@@ -15,6 +15,14 @@ public final class TCPSocket {
 
     /// Connects to `node`, trying each resolved address in turn, within `timeout`.
     public init(connectingTo node: NodeAddress, timeout: Duration) throws(ClientError) {
+        self.fd = try Self.connectedDescriptor(to: node, timeout: timeout)
+        self.node = node
+    }
+
+    /// A connected socket to `node` (non-blocking, TCP_NODELAY, close-on-exec) that the caller
+    /// owns and closes: for callers that drive many sockets themselves (the load generator).
+    /// Tries each resolved address in turn, within `timeout`.
+    public static func connectedDescriptor(to node: NodeAddress, timeout: Duration) throws(ClientError) -> Int32 {
         let deadline = Instant.now + timeout
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -31,20 +39,17 @@ public final class TCPSocket {
         defer { freeaddrinfo(list) }
 
         var lastError = ClientError.connectFailed(node, reason: "no address")
-        var connected: Int32?
         var candidate: UnsafeMutablePointer<addrinfo>? = first
-        while let info = candidate, connected == nil {
+        while let info = candidate {
             candidate = info.pointee.ai_next
             do {
-                connected = try Self.connect(info.pointee, node: node, deadline: deadline, timeout: timeout)
+                return try connect(info.pointee, node: node, deadline: deadline, timeout: timeout)
             } catch {
                 lastError = error
                 if case .timeout = error { break }  // the deadline is spent; no time for the others
             }
         }
-        guard let connected else { throw lastError }
-        self.fd = connected
-        self.node = node
+        throw lastError
     }
 
     deinit { close(fd) }

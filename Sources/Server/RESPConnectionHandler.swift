@@ -1,4 +1,5 @@
 import NIOCore
+import SystemClock
 
 /// Answers one client connection: decoded commands in, replies out, in request order even
 /// when data commands complete out of order (so pipelined requests get their replies in the
@@ -34,7 +35,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let command = unwrapInboundIn(data)
         let name = command.name
         let timer = metrics.requestTimer(name)
-        let started = NodeMetrics.clock()
+        let started = monotonicNanos()
         let request = nextRequest
         nextRequest += 1
         reading = true
@@ -45,7 +46,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             let handler = NIOLoopBound(self, eventLoop: loop)
             let ctx = NIOLoopBound(context, eventLoop: loop)
             router.execute(args, name: name, session: &routeSession, hops: 0) { value in
-                timer.recordNanoseconds(Int64(NodeMetrics.clock() - started))
+                timer.recordNanoseconds(Int64(monotonicNanos() - started))
                 if loop.inEventLoop {
                     // Completed inside this read (no flush needed yet) or later on this loop.
                     handler.value.finish(request, value, context: ctx.value, flush: !handler.value.reading)
@@ -58,7 +59,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let uptime = (ContinuousClock.now - startedAt).components.seconds
         let reply = ConnectionCommands.reply(to: command, session: &session, identity: identity, uptimeSeconds: uptime)
         if session.isClosing { closeAfter = request }
-        timer.recordNanoseconds(Int64(NodeMetrics.clock() - started))
+        timer.recordNanoseconds(Int64(monotonicNanos() - started))
         finish(request, reply, context: context, flush: false)
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import RESP
 
 /// A reply in RESP2, the Redis serialization protocol that `redis-cli` and client libraries
 /// speak by default.
@@ -23,6 +24,30 @@ enum RESPValue: Hashable, Sendable {
 
     /// The `+OK` status.
     static let ok = RESPValue.simpleString("OK")
+
+    /// A reply forwarded from another node (`.raw` wire bytes) parsed back into a value, when
+    /// the bytes are exactly one well-formed reply; any other value as it is.
+    var parsedIfRaw: RESPValue {
+        if case .raw(let bytes) = self, let reply = Self.rawParser.reply(exactlyIn: bytes.readableBytesView) {
+            return RESPValue(reply)
+        }
+        return self
+    }
+
+    /// Reads replies forwarded between nodes (default limits: they come from peers).
+    private static let rawParser = RESPParser()
+
+    /// A parsed reply as a value; both nulls are the nil reply.
+    init(_ reply: RESPReply) {
+        switch reply {
+        case .simpleString(let text): self = .simpleString(text)
+        case .error(let text): self = .error(text)
+        case .integer(let number): self = .integer(number)
+        case .bulkString(let bytes): self = .bulkString(ByteBuffer(bytes: bytes))
+        case .null, .nullArray: self = .null
+        case .array(let elements): self = .array(elements.map(RESPValue.init))
+        }
+    }
 }
 
 extension ByteBuffer {

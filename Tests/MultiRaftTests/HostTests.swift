@@ -5,6 +5,7 @@ import Synchronization
 import Glibc
 #endif
 @testable import MultiRaft
+import SystemClock
 
 /// A state machine for host tests: an append-only list of strings.
 final class ListMachine: GroupStateMachine {
@@ -80,8 +81,8 @@ final class QueueExecutor: HostExecutor, @unchecked Sendable {
 final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v } }
 
 func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
-    let deadline = now() + seconds
-    while now() < deadline {
+    let deadline = monotonicSeconds() + seconds
+    while monotonicSeconds() < deadline {
         if cond() { return true }
         usleep(20_000)
     }

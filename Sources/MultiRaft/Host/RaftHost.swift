@@ -3,6 +3,7 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
 /// Drives every Raft replica of one node from one thread: one ticker for all groups, one batch
 /// of `Ready`s per loop iteration whose records go to the WAL writer thread as one round
@@ -150,7 +151,7 @@ public final class RaftHost: @unchecked Sendable {
         // any moment (inputs that came earlier wait in the mailbox for the pass queued below).
         for g in groups.values { publishStatus(g) }
         writer.start()
-        nextTick = now() + Double(settings.tickMillis) / 1000
+        nextTick = monotonicSeconds() + Double(settings.tickMillis) / 1000
         running.store(true, ordering: .sequentiallyConsistent)
         if let executor {
             cancelTicks = executor.repeatEvery(milliseconds: settings.tickMillis) { [self] in runPass() }
@@ -195,7 +196,7 @@ public final class RaftHost: @unchecked Sendable {
     /// here, or with an error (not the leader, timeout after `timeoutMillis`, by default the
     /// host's `requestTimeoutMillis`).
     public func propose(_ group: GroupID, _ payload: [UInt8], timeoutMillis: Int64? = nil, completion: @escaping Completion) {
-        let deadline = now() + Double(timeoutMillis ?? Int64(settings.requestTimeoutMillis)) / 1000
+        let deadline = monotonicSeconds() + Double(timeoutMillis ?? Int64(settings.requestTimeoutMillis)) / 1000
         submit(.propose(group, payload, deadline: deadline, completion))
     }
 
@@ -258,7 +259,7 @@ public final class RaftHost: @unchecked Sendable {
     private func loop() {
         while running.load(ordering: .sequentiallyConsistent) {
             if !pass() {
-                let wait = max(0, nextTick - now())
+                let wait = max(0, nextTick - monotonicSeconds())
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
             }
         }
@@ -288,7 +289,7 @@ public final class RaftHost: @unchecked Sendable {
             return Array(box.prefix(settings.maxInputsPerIteration))
         }
         for input in inputs { handle(input) }
-        let t = now()
+        let t = monotonicSeconds()
         if t >= nextTick {
             nextTick += Double(settings.tickMillis) / 1000
             if nextTick < t { nextTick = t + Double(settings.tickMillis) / 1000 }
@@ -345,7 +346,7 @@ public final class RaftHost: @unchecked Sendable {
             ctx.write(id)
             switch g.core.readIndex(ctx.bytes) {
             case .success:
-                g.reads[id] = (body, completion, now() + Double(settings.requestTimeoutMillis) / 1000, nil)
+                g.reads[id] = (body, completion, monotonicSeconds() + Double(settings.requestTimeoutMillis) / 1000, nil)
             case .failure:
                 completion(.failure(.notLeader(leaderNode(g))))
             }
@@ -411,13 +412,6 @@ public final class RaftHost: @unchecked Sendable {
     }
 }
 
-func now() -> Double { Double(monotonicNanos()) / 1e9 }
-
-func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
 
 extension RaftHost {
     /// Runs `body` against the group's state machine now, without confirming leadership:

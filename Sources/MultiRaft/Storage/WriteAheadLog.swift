@@ -1,3 +1,5 @@
+import SystemClock
+
 /// Settings of the write-ahead log.
 public struct WALSettings: Sendable {
     /// Folder of the segment files.

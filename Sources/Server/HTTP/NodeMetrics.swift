@@ -122,13 +122,6 @@ final class NodeMetrics: Sendable {
     /// The latency histogram of the command `name` (upper-cased); `OTHER` for unknown names.
     func requestTimer(_ name: String) -> CoreMetrics.Timer { requestTimers[name] ?? otherRequests }
 
-    /// Nanoseconds of a monotonic clock, for measuring latencies.
-    static func clock() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
     // MARK: - Scraping
 
     /// One shard replica's Raft state, as exported by the per-shard gauges.

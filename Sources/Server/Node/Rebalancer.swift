@@ -3,6 +3,7 @@ import MultiRaft
 import NIOConcurrencyHelpers
 import NIOCore
 import ShardRouter
+import SystemClock
 
 /// Runs on every node and acts only where the meta group's leader is: it keeps the meta
 /// group's membership in step with the node table (`MetaMembership` decides the next change)
@@ -95,7 +96,7 @@ final class Rebalancer: @unchecked Sendable {
             defer { tracking.withLockedValue { _ = $0.inFlight.remove(move.shard) } }
             let decision = tracking.withLockedValue { t in
                 MoveStep.next(move: move, progress: p, aborting: t.aborting.contains(move.shard), catchUp: t.catchUp[move.shard],
-                              now: now(), stallSeconds: Self.stallSeconds)
+                              now: monotonicSeconds(), stallSeconds: Self.stallSeconds)
             }
             tracking.withLockedValue { t in
                 t.catchUp[move.shard] = decision.catchUp
@@ -172,8 +173,8 @@ final class Rebalancer: @unchecked Sendable {
                 proposeMeta(.setNodeState(n.id, .removed))
             } else if !moving {
                 let due = tracking.withLockedValue { t -> Bool in
-                    guard now() - t.lastDrainPlan > 5 else { return false }
-                    t.lastDrainPlan = now()
+                    guard monotonicSeconds() - t.lastDrainPlan > 5 else { return false }
+                    t.lastDrainPlan = monotonicSeconds()
                     return true
                 }
                 if due { plan(meta, dryRun: false) { _ in } }

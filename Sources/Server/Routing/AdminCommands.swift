@@ -3,6 +3,7 @@ import MultiRaft
 import NIOConcurrencyHelpers
 import NIOCore
 import ShardRouter
+import SystemClock
 
 /// Cluster administration over RESP (what `mystore node|rebalance|shard|leader` send):
 ///
@@ -38,13 +39,13 @@ extension CommandRouter {
         let st = node.host.status(of: group)
         if st?.role == .leader { return local(reply) }
         let retry: @Sendable () -> Void = { [self] in
-            guard now() < deadline else { return reply(.error("TRYAGAIN group \(group) has no reachable leader; retry")) }
+            guard monotonicSeconds() < deadline else { return reply(.error("TRYAGAIN group \(group) has no reachable leader; retry")) }
             loop.scheduleTask(in: .milliseconds(50)) { [self] in
                 onLeader(of: group, args: args, hops: hops, deadline: deadline, reply: reply, local: local)
             }
         }
         guard let target = node.likelyLeader(of: group), target != node.selfID, hops < Self.maxHops else { return retry() }
-        let remaining = Int64(max(100, (deadline - now()) * 1000))
+        let remaining = Int64(max(100, (deadline - monotonicSeconds()) * 1000))
         node.transport.forward(args, hops: hops + 1, to: target, budgetMillis: remaining, timeoutMillis: remaining) { outcome in
             guard case .reply(let bytes) = outcome else { return retry() }
             reply(.raw(ByteBuffer(bytes: bytes)))

@@ -6,6 +6,7 @@ import ShardRouter
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemClock
 
 /// Per-connection routing state.
 struct RouteSession: Sendable {
@@ -53,7 +54,7 @@ final class CommandRouter: @unchecked Sendable {
     /// from another node gives up within `budgetMillis`, what was left of that node's deadline.
     func execute(_ args: [[UInt8]], name: String? = nil, session: inout RouteSession, hops: UInt8, budgetMillis: Int? = nil, reply: @escaping Reply) {
         let name = name ?? String(decoding: args[0], as: UTF8.self).uppercased()
-        let deadline = now() + Double(min(timeoutMillis, budgetMillis ?? timeoutMillis)) / 1000
+        let deadline = monotonicSeconds() + Double(min(timeoutMillis, budgetMillis ?? timeoutMillis)) / 1000
         switch name {
         case "READONLY", "READWRITE":
             session.readOnly = name == "READONLY"
@@ -127,7 +128,7 @@ final class CommandRouter: @unchecked Sendable {
         let hasSession = clientID != 0 && sequence != 0
         let retry: @Sendable (_ appended: Bool) -> Void = { [self] appended in
             let appended = appended && !forgetsAppends
-            guard now() < deadline, hasSession || !appended else {
+            guard monotonicSeconds() < deadline, hasSession || !appended else {
                 return reply(appended ? Self.uncertain(shard) : .error("TRYAGAIN shard \(shard.id.rawValue) has no reachable leader; retry"))
             }
             loop.scheduleTask(in: .milliseconds(40)) { [self] in
@@ -176,7 +177,7 @@ final class CommandRouter: @unchecked Sendable {
     }
 
     /// Milliseconds left until `deadline` (at least 1).
-    static func millis(until deadline: Double) -> Int64 { max(1, Int64((deadline - now()) * 1000)) }
+    static func millis(until deadline: Double) -> Int64 { max(1, Int64((deadline - monotonicSeconds()) * 1000)) }
 
     private func preferredNode(_ shard: Shard) -> NodeID? {
         (shard.leaderHint ?? shard.preferredLeader).flatMap { node.node(of: $0) }
@@ -245,18 +246,12 @@ final class CommandRouter: @unchecked Sendable {
             execute([Array("MYSTORE.SHARDCOUNT".utf8), Array(String(s.id.rawValue).utf8)], session: &session, hops: 0) { v in
                 let done = state.withLockedValue { st -> (Bool, Int64, RESPValue?) in
                     st.left -= 1
-                    if case .integer(let n) = v { st.total += n } else if case .raw(let b) = v, let n = Self.integerReply(b) { st.total += n } else { st.error = st.error ?? v }
+                    if case .integer(let n) = v.parsedIfRaw { st.total += n } else { st.error = st.error ?? v }
                     return (st.left == 0, st.total, st.error)
                 }
                 if done.0 { reply(done.2 ?? .integer(done.1)) }
             }
         }
-    }
-
-    static func integerReply(_ b: ByteBuffer) -> Int64? {
-        let s = String(decoding: b.readableBytesView, as: UTF8.self)
-        guard s.hasPrefix(":") else { return nil }
-        return Int64(s.dropFirst().trimmingSuffix())
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT n]: walks the shards in order, each in key order.
@@ -347,25 +342,5 @@ final class CommandRouter: @unchecked Sendable {
         let c = node.streams.snapshot
         let snaps = "{\"sending\":\(c.sending),\"receiving\":\(c.receiving),\"bytes_sent\":\(c.bytesSent),\"bytes_received\":\(c.bytesReceived),\"sent\":\(c.sent),\"received\":\(c.received),\"failed\":\(c.failed)}"
         return "{\"node\":\"\(node.plan.selfAddress)\",\"node_id\":\(node.selfID),\"health\":\"ok\",\"meta\":\"\(metaRole)\",\"snapshots\":\(snaps),\"shards\":[\(shards.joined(separator: ","))]}"
-    }
-}
-
-func wallClockMillis() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
-}
-
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-extension Substring {
-    func trimmingSuffix() -> Substring {
-        var s = self
-        while let l = s.last, l == "\r" || l == "\n" { s = s.dropLast() }
-        return s
     }
 }

@@ -26,18 +26,18 @@ enum CommandParser {
     ]
 
     /// `name` is the upper-cased `args[0]` when the caller has it already.
-    static func parse(_ args: [[UInt8]], name: String? = nil, limits: Limits) -> Result<ParsedCommand, RESPError> {
+    static func parse(_ args: [[UInt8]], name: String? = nil, limits: Limits) -> Result<ParsedCommand, ErrorReply> {
         let name = name ?? String(decoding: args[0], as: UTF8.self).uppercased()
         let a = Array(args.dropFirst())
-        func arity(_ ok: Bool) -> RESPError? { ok ? nil : RESPError("ERR wrong number of arguments for '\(name.lowercased())' command") }
-        func checkKey(_ k: [UInt8]) -> RESPError? {
-            k.count > limits.maxKeyBytes ? RESPError("ERR key is \(k.count) bytes; max_key_bytes is \(limits.maxKeyBytes)") : nil
+        func arity(_ ok: Bool) -> ErrorReply? { ok ? nil : ErrorReply("ERR wrong number of arguments for '\(name.lowercased())' command") }
+        func checkKey(_ k: [UInt8]) -> ErrorReply? {
+            k.count > limits.maxKeyBytes ? ErrorReply("ERR key is \(k.count) bytes; max_key_bytes is \(limits.maxKeyBytes)") : nil
         }
-        func checkValue(_ v: [UInt8]) -> RESPError? {
-            v.count > limits.maxValueBytes ? RESPError("ERR value is \(v.count) bytes; max_value_bytes is \(limits.maxValueBytes)") : nil
+        func checkValue(_ v: [UInt8]) -> ErrorReply? {
+            v.count > limits.maxValueBytes ? ErrorReply("ERR value is \(v.count) bytes; max_value_bytes is \(limits.maxValueBytes)") : nil
         }
         func integer(_ b: [UInt8]) -> Int64? { Int64(String(decoding: b, as: UTF8.self)) }
-        let notInteger = RESPError("ERR value is not an integer or out of range")
+        let notInteger = ErrorReply("ERR value is not an integer or out of range")
 
         switch name {
         case "GET", "STRLEN", "TTL", "PTTL", "GETDEL", "INCR", "DECR":
@@ -72,7 +72,7 @@ enum CommandParser {
         case "SETEX", "PSETEX":
             if let e = arity(a.count == 3) ?? checkKey(a[0]) ?? checkValue(a[2]) { return .failure(e) }
             guard let t = integer(a[1]) else { return .failure(notInteger) }
-            guard t > 0 else { return .failure(RESPError("ERR invalid expire time in '\(name.lowercased())' command")) }
+            guard t > 0 else { return .failure(ErrorReply("ERR invalid expire time in '\(name.lowercased())' command")) }
             let ms = UInt64(t) * (name == "SETEX" ? 1000 : 1)
             return .success(.write(keys: [a[0]], command: .set(key: a[0], value: a[2], condition: .always, expiry: .afterMillis(ms), returnOld: false), reply: plain))
         case "SET":
@@ -103,15 +103,15 @@ enum CommandParser {
                 })
             })
         default:
-            return .failure(RESPError("ERR unknown command '\(name.lowercased())'"))
+            return .failure(ErrorReply("ERR unknown command '\(name.lowercased())'"))
         }
     }
 
     /// SET key value [NX | XX | IFEQ v] [GET] [EX s | PX ms | EXAT ts | PXAT ms | KEEPTTL]
-    static func parseSet(_ a: [[UInt8]], limits: Limits, checkKey: ([UInt8]) -> RESPError?, checkValue: ([UInt8]) -> RESPError?) -> Result<ParsedCommand, RESPError> {
-        guard a.count >= 2 else { return .failure(RESPError("ERR wrong number of arguments for 'set' command")) }
+    static func parseSet(_ a: [[UInt8]], limits: Limits, checkKey: ([UInt8]) -> ErrorReply?, checkValue: ([UInt8]) -> ErrorReply?) -> Result<ParsedCommand, ErrorReply> {
+        guard a.count >= 2 else { return .failure(ErrorReply("ERR wrong number of arguments for 'set' command")) }
         if let e = checkKey(a[0]) ?? checkValue(a[1]) { return .failure(e) }
-        let syntax = RESPError("ERR syntax error")
+        let syntax = ErrorReply("ERR syntax error")
         var condition = SetCondition.always, expiry = Expiry.none, returnOld = false
         var conditionSet = false, expirySet = false
         var i = 2
@@ -136,9 +136,9 @@ enum CommandParser {
             case "EX", "PX", "EXAT", "PXAT":
                 guard !expirySet, i + 1 < a.count else { return .failure(syntax) }
                 guard let t = Int64(String(decoding: a[i + 1], as: UTF8.self)) else {
-                    return .failure(RESPError("ERR value is not an integer or out of range"))
+                    return .failure(ErrorReply("ERR value is not an integer or out of range"))
                 }
-                guard t > 0, t < Int64.max / 1000 else { return .failure(RESPError("ERR invalid expire time in 'set' command")) }
+                guard t > 0, t < Int64.max / 1000 else { return .failure(ErrorReply("ERR invalid expire time in 'set' command")) }
                 let ms = UInt64(t) * (opt == "EX" || opt == "EXAT" ? 1000 : 1)
                 expiry = opt.hasSuffix("AT") ? .atMillis(ms) : .afterMillis(ms)
                 expirySet = true
@@ -165,7 +165,7 @@ enum CommandParser {
 }
 
 /// An error reply.
-struct RESPError: Error {
+struct ErrorReply: Error {
     var message: String
     init(_ message: String) { self.message = message }
     var value: RESPValue { .error(message) }

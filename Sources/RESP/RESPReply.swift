@@ -48,6 +48,25 @@ public enum RESPReply: Hashable, Sendable {
 
     /// Whether this is `$-1` or `*-1`.
     public var isNull: Bool { self == .null || self == .nullArray }
+
+    /// Which of the RESP2 types a reply is, without its contents (what
+    /// ``RESPParser/skipReply(_:from:to:)`` reports).
+    public enum Kind: Hashable, Sendable {
+        case simpleString, error, integer, bulkString, null, array, nullArray
+    }
+
+    /// This reply's type.
+    public var kind: Kind {
+        switch self {
+        case .simpleString: .simpleString
+        case .error: .error
+        case .integer: .integer
+        case .bulkString: .bulkString
+        case .null: .null
+        case .array: .array
+        case .nullArray: .nullArray
+        }
+    }
 }
 
 extension RESPReply: CustomStringConvertible {

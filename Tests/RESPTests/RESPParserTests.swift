@@ -1,10 +1,10 @@
-import MyStoreClient
+import RESP
 import Testing
 
 @Suite("RESP2 encoding and reply parsing")
 struct RESPParserTests {
     @Test func encodesACommandAsAnArrayOfBulkStrings() {
-        let wire = RESPEncoder.encode(["SET", "k", "v"].bytes)
+        let wire = RESPEncoder.encode(["SET", "k", "v"].map { Array($0.utf8) })
         #expect(String(decoding: wire, as: UTF8.self) == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n")
         // Binary-safe: CRLF inside an argument and an empty argument.
         let binary = RESPEncoder.encode([Array("SET".utf8), [13, 10, 0], []])
@@ -55,25 +55,25 @@ struct RESPParserTests {
         var parser = RESPParser()
         parser.append(Array("+OK\r\n?oops\r\n".utf8))
         #expect(throws: Never.self) { _ = try parser.next() }
-        #expect(throws: RESPParser.ProtocolError(offset: 5, reason: "unknown reply type byte '?'")) { _ = try parser.next() }
+        #expect(throws: RESPError(offset: 5, kind: .unknownType(UInt8(ascii: "?")))) { _ = try parser.next() }
 
         var badLength = RESPParser()
         badLength.append(Array("$3\r\nabcX\r\n".utf8))
-        #expect(throws: RESPParser.ProtocolError(offset: 7, reason: "expected CRLF after a bulk string of 3 bytes")) { _ = try badLength.next() }
+        #expect(throws: RESPError(offset: 7, kind: .expectedCRLF(afterBulkOf: 3))) { _ = try badLength.next() }
 
         var badInteger = RESPParser()
         badInteger.append(Array(":12a\r\n".utf8))
-        #expect(throws: RESPParser.ProtocolError.self) { _ = try badInteger.next() }
+        #expect(throws: RESPError(offset: 1, kind: .notAnInteger(type: UInt8(ascii: ":"), text: "12a"))) { _ = try badInteger.next() }
     }
 
     @Test func enforcesLimits() {
         var tooDeep = RESPParser(maxNestingDepth: 2)
         tooDeep.append(Array("*1\r\n*1\r\n*1\r\n:1\r\n".utf8))
-        #expect(throws: RESPParser.ProtocolError(offset: 8, reason: "arrays nested deeper than 2")) { _ = try tooDeep.next() }
+        #expect(throws: RESPError(offset: 8, kind: .nestedTooDeep(limit: 2))) { _ = try tooDeep.next() }
 
         var tooLong = RESPParser(maxBulkBytes: 4)
         tooLong.append(Array("$5\r\n".utf8))
-        #expect(throws: RESPParser.ProtocolError.self) { _ = try tooLong.next() }
+        #expect(throws: RESPError(offset: 1, kind: .invalidBulkLength(5, limit: 4))) { _ = try tooLong.next() }
     }
 
     @Test func offsetsCountFromTheStreamStartAcrossCompaction() throws {
@@ -82,6 +82,6 @@ struct RESPParserTests {
         parser.append(reply)
         #expect(try parser.next() == .bulkString([UInt8](repeating: 120, count: 70000)))
         parser.append(Array("!".utf8))  // compacts the consumed 70 KB first
-        #expect(throws: RESPParser.ProtocolError(offset: reply.count, reason: "unknown reply type byte '!'")) { _ = try parser.next() }
+        #expect(throws: RESPError(offset: reply.count, kind: .unknownType(UInt8(ascii: "!")))) { _ = try parser.next() }
     }
 }
