@@ -78,6 +78,9 @@ public final class RaftHost: @unchecked Sendable {
     private var nextTick = 0.0
     /// Held by each pass in executor mode, so `stop` can wait for the one running.
     private let passLock = Mutex(())
+    /// The last pass took `maxInputsPerIteration` inputs and left the rest in the mailbox
+    /// (host thread only).
+    private var inputsLeftBehind = false
 
     public init(node: NodeID, settings: HostSettings, wal: WriteAheadLog, snapshotDirectory: String, transport: any RaftTransport) {
         self.node = node
@@ -267,10 +270,15 @@ public final class RaftHost: @unchecked Sendable {
     }
 
     /// Executor mode: one pass, and another one queued behind the executor's other work
-    /// while there is more to do (new inputs queue their own).
+    /// while there is more to do. Inputs that reach an empty mailbox queue their own pass;
+    /// inputs a pass left behind (`maxInputsPerIteration`) are queued for here.
     private func runPass() {
-        let more = passLock.withLock { _ in running.load(ordering: .sequentiallyConsistent) && pass() }
-        if more && !mailbox.withLock({ !$0.isEmpty }) {
+        let (more, leftBehind) = passLock.withLock { _ -> (Bool, Bool) in
+            guard running.load(ordering: .sequentiallyConsistent) else { return (false, false) }
+            let more = pass()
+            return (more, inputsLeftBehind)
+        }
+        if leftBehind || (more && !mailbox.withLock({ !$0.isEmpty })) {
             executor?.execute { [self] in runPass() }
         }
     }
@@ -282,9 +290,12 @@ public final class RaftHost: @unchecked Sendable {
         // tick and a round in every pass; the rest wait for the next pass.
         let inputs = mailbox.withLock { box -> [Input] in
             guard box.count > settings.maxInputsPerIteration else {
+                inputsLeftBehind = false
                 defer { box = [] }
                 return box
             }
+            // Inputs arriving now find the mailbox non-empty and queue no pass of their own.
+            inputsLeftBehind = true
             defer { box.removeFirst(settings.maxInputsPerIteration) }
             return Array(box.prefix(settings.maxInputsPerIteration))
         }
@@ -428,12 +439,13 @@ extension RaftHost {
 
 extension RaftHost {
     /// `propose`, for a group whose state machine's `apply` returns `R`: the completion gets
-    /// that result, typed. A state machine of another result type fails the request
-    /// (`.dropped`), which is a programming error.
+    /// that result, typed. A state machine of another result type fails the request with
+    /// `.outcomeUnknown` (the entry was applied), which is a programming error.
     public func propose<R: Sendable>(_ group: GroupID, _ payload: [UInt8], timeoutMillis: Int64? = nil, returning: R.Type,
                                      completion: @escaping @Sendable (Result<R, HostError>) -> Void) {
         propose(group, payload, timeoutMillis: timeoutMillis) { result in
-            completion(Self.typed(result, R.self, group))
+            // A result of another type came from an applied entry: say so, never "not executed".
+            completion(Self.typed(result, R.self, group, mismatch: HostError.outcomeUnknown))
         }
     }
 
@@ -444,14 +456,15 @@ extension RaftHost {
                                                         _ body: @escaping @Sendable (M) -> R,
                                                         completion: @escaping @Sendable (Result<R, HostError>) -> Void) {
         let run: ReadBody = { sm in (sm as? M).map(body) }
-        let done: Completion = { result in completion(Self.typed(result, R.self, group)) }
+        let done: Completion = { result in completion(Self.typed(result, R.self, group, mismatch: HostError.dropped)) }
         if local { readLocal(group, run, completion: done) } else { read(group, run, completion: done) }
     }
 
-    private static func typed<R>(_ result: Result<any Sendable, HostError>, _: R.Type, _ group: GroupID) -> Result<R, HostError> {
+    private static func typed<R>(_ result: Result<any Sendable, HostError>, _: R.Type, _ group: GroupID,
+                                 mismatch: (String) -> HostError) -> Result<R, HostError> {
         result.flatMap { value in
             if let r = value as? R { return .success(r) }
-            return .failure(.dropped("group \(group) answered \(type(of: value)), not \(R.self)"))
+            return .failure(mismatch("group \(group) answered \(type(of: value)), not \(R.self)"))
         }
     }
 }
