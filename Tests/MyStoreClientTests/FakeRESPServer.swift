@@ -80,11 +80,25 @@ final class FakeRESPServer: @unchecked Sendable {
         finished.wait()
     }
 
-    /// A port on which nothing listens (bound, then closed), for connection-refused tests.
+    /// A port on which nothing listens, for connection-refused tests: a socket bound to it
+    /// without listening holds it for the rest of the test process, so no other test can take
+    /// it. It lies below the ephemeral range: a connect to a free ephemeral port can pick that
+    /// same port as its own source and connect to itself (TCP simultaneous open).
     static func closedPort() throws -> UInt16 {
-        let server = try FakeRESPServer { _, _ in .silent }
-        server.stop()
-        return server.port
+        for port in UInt16(12_900)..<12_990 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { break }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(port.bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0 { return port }  // kept open on purpose
+            close(fd)
+        }
+        throw FakeServerError("no free port in 12900-12989")
     }
 
     // MARK: - The server thread
