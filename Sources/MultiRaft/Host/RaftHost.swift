@@ -452,7 +452,7 @@ extension RaftHost {
     /// `read` (or, when `local`, `readLocal`), with `body` run on the group's state machine as
     /// an `M` and its `R` result typed. A state machine of another type fails the read
     /// (`.dropped`), which is a programming error.
-    public func read<M: GroupStateMachine, R: Sendable>(_ group: GroupID, on machine: M.Type, local: Bool = false,
+    public func read<M: GroupStateMachine & SendableMetatype, R: Sendable>(_ group: GroupID, on machine: M.Type, local: Bool = false,
                                                         _ body: @escaping @Sendable (M) -> R,
                                                         completion: @escaping @Sendable (Result<R, HostError>) -> Void) {
         let run: ReadBody = { sm in (sm as? M).map(body) }
