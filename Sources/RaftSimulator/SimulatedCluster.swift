@@ -44,6 +44,10 @@ final class SimReplica {
     /// Writes handed to storage but not yet durable, oldest first (the host's asynchronous
     /// WAL writer); a crash loses them.
     var unsynced: [UnsyncedWrite] = []
+    /// What waits for those writes (durable reports, messages), kept as the host keeps it.
+    var rounds = WriteRounds<Message>()
+    /// The last write's sequence number.
+    var writes: UInt64 = 0
 
     init(group: Int, id: ReplicaID) {
         self.group = group
@@ -52,12 +56,11 @@ final class SimReplica {
     }
 }
 
-/// One Ready's writes on their way to disk, with the messages that wait for them.
+/// One Ready's writes on their way to disk.
 struct UnsyncedWrite {
+    var seq: UInt64
     var records: [WALRecord]
     var entries: [Entry]
-    var mark: DurableMark
-    var messages: [Message]
 }
 
 struct PendingRead {

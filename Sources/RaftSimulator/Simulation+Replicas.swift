@@ -40,9 +40,15 @@ extension Simulation {
         for w in writes {
             rep.storage.persist(w.records)
             shadowDurable(rep, w.entries)
-            for m in w.messages { send(m, group: groups[rep.group], fromNode: node.index) }
-            rep.core.persisted(w.mark)
         }
+        guard let last = writes.last?.seq else { return }
+        for round in rep.rounds.complete(through: last) { complete(round, rep, node: node) }
+    }
+
+    /// A round is durable: the core learns it, and the messages that waited for it go out.
+    func complete(_ round: WriteRounds<Message>.Round, _ rep: SimReplica, node: SimNode) {
+        for m in round.marks { rep.core.persisted(m.mark) }
+        for m in round.waiting { send(m, group: groups[rep.group], fromNode: node.index) }
     }
 
     /// Updates the log-matching shadow of a replica's durable log with newly persisted entries.
@@ -83,21 +89,20 @@ extension Simulation {
             rep.storage.chains = []
             rep.storage.baseIndex = meta.index
             rep.storage.baseChain = checker.chain(index: meta.index, term: meta.term) ?? mixChain(0, term: meta.term, kind: .normal, data: meta.index)
-            rep.unsynced.append(UnsyncedWrite(records: records, entries: rd.entries, mark: rd.durableMark,
-                                              messages: rd.messages + rd.messagesAfterWrite))
-            flush(rep, node: node)
-        } else {
-            // 2. Send, by the core's rule: `messages` now, `messagesAfterWrite` once the write
-            // is durable (or now, when nothing is being written).
-            for m in rd.messages { send(m, group: group, fromNode: node.index) }
-            if records.isEmpty && rep.unsynced.isEmpty {
-                for m in rd.messagesAfterWrite { send(m, group: group, fromNode: node.index) }
-                if rd.needsDurableReport { rep.core.persisted(rd.durableMark) }
-            } else {
-                rep.unsynced.append(UnsyncedWrite(records: records, entries: rd.entries, mark: rd.durableMark,
-                                                  messages: rd.messagesAfterWrite))
-            }
         }
+        var write: UInt64?
+        if !records.isEmpty {
+            rep.writes += 1
+            rep.unsynced.append(UnsyncedWrite(seq: rep.writes, records: records, entries: rd.entries))
+            write = rep.writes
+        }
+        // 2. Send, by the core's rule and the host's bookkeeping: `messages` now,
+        // `messagesAfterWrite` once the writes before them are durable.
+        for m in rd.messages { send(m, group: group, fromNode: node.index) }
+        var round = WriteRounds<Message>.Round()
+        round.collect(rd, group: GroupID(rep.group), replica: rep.id) { $0 }
+        if let now = rep.rounds.enqueue(round, write: write) { complete(now, rep, node: node) }
+        if rd.snapshot != nil { flush(rep, node: node) }
         // 3. Apply.
         if let snap = rd.snapshot {
             guard let kv = SimKV.restore(snap.data, index: snap.metadata.index) else {

@@ -227,6 +227,7 @@ public final class Simulation {
             rep.kv = SimKV()
             rep.reads = [:]
             rep.unsynced = []
+            rep.rounds.discard()
         }
         pendingWrites = pendingWrites.filter { groups[$0.value.group].nodeOf[$0.value.replica] != node.index }
         log("crash node \(node.index)")

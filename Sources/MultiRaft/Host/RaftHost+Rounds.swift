@@ -4,13 +4,8 @@ import Dispatch
 /// wait for the fsync (`Ready.messagesAfterWrite`, released by `completeRounds`), and where the
 /// cores learn what is durable.
 extension RaftHost {
-    /// A round's writes on their way to disk, with what waits for them.
-    struct PendingRound {
-        var seq: UInt64
-        var marks: [(group: GroupID, replica: ReplicaID, mark: DurableMark)] = []
-        /// The rounds' `messagesAfterWrite`, sent when the round is durable.
-        var messages: [(group: HostedGroup, message: Message)] = []
-    }
+    /// A round's durable reports and the messages that wait for its write (see `WriteRounds`).
+    typealias PendingRound = WriteRounds<(group: HostedGroup, message: Message)>.Round
 
     /// One round of group commit: every group's Ready handed to the WAL writer as one batch
     /// of records, messages sent (or queued behind the write), entries applied.
@@ -29,7 +24,7 @@ extension RaftHost {
         var readies: [(HostedGroup, Ready)] = []
         var records: [WALRecord] = []
         var early: [NodeID: [(group: GroupID, message: Message)]] = [:]
-        var round = PendingRound(seq: 0)
+        var round = PendingRound()
         var hasSnapshot = false
         for gid in groups.keys.sorted() {
             let g = groups[gid]!
@@ -39,26 +34,21 @@ extension RaftHost {
             if rd.snapshot != nil { hasSnapshot = true }
             // The core sorted the messages: these may leave before the write (see `Ready`).
             for m in rd.messages { early[nodeOf(g, m.to), default: []].append((g.id, m)) }
-            if rd.needsDurableReport { round.marks.append((gid, g.replica, rd.durableMark)) }
-            for m in rd.messagesAfterWrite { round.messages.append((g, m)) }
+            round.collect(rd, group: gid, replica: g.replica) { (g, $0) }
             readies.append((g, rd))
         }
         guard !readies.isEmpty else { return }
         activity.rounds += 1
         activity.readies += UInt64(readies.count)
         for (dest, batch) in early { send(batch, to: dest) }
+        var write: UInt64?
         if !records.isEmpty {
             records.append(contentsOf: takeLazyRecords())
-            round.seq = writer.submit(records)
-            rounds.append(round)
-        } else if !rounds.isEmpty {
-            // Nothing to write: keep the order of what waits behind the writes in flight.
-            rounds[rounds.count - 1].marks.append(contentsOf: round.marks)
-            rounds[rounds.count - 1].messages.append(contentsOf: round.messages)
-        } else {
-            complete(round)
+            write = writer.submit(records)
         }
-        if hasSnapshot, let last = rounds.last?.seq {
+        // Nothing to write: what waits keeps its order behind the writes in flight.
+        if let now = rounds.enqueue(round, write: write) { complete(now) }
+        if hasSnapshot, let last = rounds.lastSeq {
             writer.wait(for: last)
             completeRounds(through: last)
         }
@@ -99,7 +89,7 @@ extension RaftHost {
         }
         // Wait a little for the write: requests arriving meanwhile share the next round. Never
         // on an executor's thread, which has other work to do meanwhile.
-        if executor == nil, settings.walWaitMicros > 0, let last = rounds.last?.seq {
+        if executor == nil, settings.walWaitMicros > 0, let last = rounds.lastSeq {
             if writer.wait(for: last, timeout: .now() + .microseconds(settings.walWaitMicros)) {
                 completeRounds(through: last)
             }
@@ -142,10 +132,7 @@ extension RaftHost {
 
     /// The writer made every round through `seq` durable.
     func completeRounds(through seq: UInt64) {
-        while let first = rounds.first, first.seq <= seq {
-            rounds.removeFirst()
-            complete(first)
-        }
+        for round in rounds.complete(through: seq) { complete(round) }
     }
 
     /// A round is durable: the cores learn it and the messages that waited for it go out.
@@ -154,9 +141,9 @@ extension RaftHost {
             guard let g = groups[m.group], g.replica == m.replica else { continue }
             g.core.persisted(m.mark)
         }
-        guard !round.messages.isEmpty else { return }
+        guard !round.waiting.isEmpty else { return }
         var outbox: [NodeID: [(group: GroupID, message: Message)]] = [:]
-        for (g, m) in round.messages {
+        for (g, m) in round.waiting {
             let dest = nodeOf(g, m.to)
             if m.kind == .snapshot {
                 sendSnapshot(g, m, to: dest)

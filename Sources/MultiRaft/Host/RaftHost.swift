@@ -38,7 +38,7 @@ public final class RaftHost: @unchecked Sendable {
     /// The thread that writes and syncs the WAL; every use of `wal` after start goes through it.
     private(set) var writer: WALWriter!
     /// Rounds handed to the writer and not yet durable, oldest first.
-    var rounds: [PendingRound] = []
+    var rounds = WriteRounds<(group: HostedGroup, message: Message)>()
     /// Records that need not be durable soon (commit-only hard states, compaction points):
     /// written with the next round that writes anything, or on a tick when idle.
     var lazyRecords: [WALRecord] = []
@@ -308,7 +308,7 @@ public final class RaftHost: @unchecked Sendable {
             expireRequests(now: t)
             let a = activity
             activityBox.withLock { $0 = a }
-            if rounds.isEmpty && (!lazyRecords.isEmpty || !lazyGroups.isEmpty) {
+            if rounds.inFlight.isEmpty && (!lazyRecords.isEmpty || !lazyGroups.isEmpty) {
                 // Idle: write what was waiting for company.
                 _ = writer.submit(takeLazyRecords())
             }
