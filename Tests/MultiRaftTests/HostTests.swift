@@ -7,11 +7,14 @@ import Glibc
 @testable import MultiRaft
 import SystemClock
 
-/// A state machine for host tests: an append-only list of strings.
+/// A state machine for host tests: an append-only list of distinct strings. A string already
+/// in the list is not added again, so a test may retry a proposal whose outcome it did not
+/// learn (leadership changed after the append) without applying it twice.
 final class ListMachine: GroupStateMachine {
     var items: [String] = []
     func apply(index: LogIndex, data: [UInt8]) -> any Sendable {
-        items.append(String(decoding: data, as: UTF8.self))
+        let item = String(decoding: data, as: UTF8.self)
+        if !items.contains(item) { items.append(item) }
         return items.count
     }
     func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws {
@@ -89,16 +92,71 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
     return false
 }
 
+/// How a host test runs its hosts: each on a thread of its own, on an executor's thread (real
+/// time both), or on a `ManualExecutor` whose clock the test advances (no waiting for time).
+enum HostMode: String, CaseIterable, CustomStringConvertible {
+    case thread, executor, manualClock
+    var description: String { rawValue }
+}
+
+/// The hosts of one test and the way to wait for them.
+final class HostRig {
+    let mode: HostMode
+    let manual: ManualExecutor?
+    init(_ mode: HostMode) {
+        self.mode = mode
+        manual = mode == .manualClock ? ManualExecutor() : nil
+    }
+
+    /// Waits until `cond` holds: real time, or pumping the manual executor and its clock.
+    func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
+        if let manual { return manual.run(until: cond, maxMillis: Int(seconds * 1000)) }
+        return MultiRaftTests.waitFor(what, seconds: seconds, cond)
+    }
+
+    /// Runs `start` (which calls its completion with a result), waits for the result.
+    func outcome<T: Sendable>(_ start: (@escaping @Sendable (T) -> Void) -> Void) -> T? {
+        let result = Mutex<T?>(nil)
+        start { r in result.withLock { $0 = r } }
+        _ = waitFor("result", seconds: 30) { result.withLock { $0 != nil } }
+        return result.withLock { $0 }
+    }
+
+    func propose(_ hosts: [RaftHost], _ group: GroupID, _ text: String) -> Bool {
+        for _ in 0..<200 {
+            for h in hosts where h.status(of: group)?.role == .leader {
+                let ok = outcome { done in
+                    h.propose(group, Array(text.utf8)) { r in
+                        if case .success = r { done(true) } else { done(false) }
+                    }
+                }
+                if ok == true { return true }
+            }
+            if let manual {
+                _ = manual.run(until: { hosts.contains { $0.status(of: group)?.role == .leader } }, maxMillis: 20)
+            } else {
+                usleep(20_000)
+            }
+        }
+        return false
+    }
+}
+
 @Suite(.serialized) struct HostTests {
     func makeHost(_ node: NodeID, dir: TempDir, transport: LoopbackTransport, groups: [GroupID], snapshotEntries: UInt64 = 20_000,
-                  onExecutor: Bool = false) throws -> (RaftHost, [GroupID: ListMachine]) {
+                  rig: HostRig = HostRig(.thread)) throws -> (RaftHost, [GroupID: ListMachine]) {
         var s = HostSettings()
         s.tickMillis = 10
         s.snapshotEntries = snapshotEntries
         s.keepTrailingEntries = 5
+        if let manual = rig.manual { s.clock = manual.now }
         let wal = try WriteAheadLog(settings: WALSettings(directory: dir.path + "/n\(node)/wal"))
         let host = RaftHost(node: node, settings: s, wal: wal, snapshotDirectory: dir.path + "/n\(node)/snap", transport: transport)
-        if onExecutor { host.executor = QueueExecutor() }
+        switch rig.mode {
+        case .thread: break
+        case .executor: host.executor = QueueExecutor()
+        case .manualClock: host.executor = rig.manual
+        }
         var machines: [GroupID: ListMachine] = [:]
         for g in groups {
             let m = ListMachine()
@@ -109,51 +167,36 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         return (host, machines)
     }
 
-    func propose(_ hosts: [RaftHost], _ group: GroupID, _ text: String) -> Bool {
-        for _ in 0..<200 {
-            for h in hosts where h.status(of: group)?.role == .leader {
-                let done = DispatchSemaphore(value: 0)
-                let ok = Box(false)
-                h.propose(group, Array(text.utf8)) { r in
-                    if case .success = r { ok.value = true }
-                    done.signal()
-                }
-                done.wait()
-                if ok.value { return true }
-            }
-            usleep(20_000)
-        }
-        return false
-    }
+    func propose(_ hosts: [RaftHost], _ group: GroupID, _ text: String) -> Bool { HostRig(.thread).propose(hosts, group, text) }
 
-    /// Both ways of running a host: a thread of its own, and an executor's thread.
-    @Test(arguments: [false, true]) func threeHostsElectCommitReadAndRecover(onExecutor: Bool) throws {
+    /// Every way of running a host: a thread of its own, an executor's thread, and an executor
+    /// the test drives with a manual clock.
+    @Test(arguments: HostMode.allCases) func threeHostsElectCommitReadAndRecover(mode: HostMode) throws {
         let dir = TempDir("host")
         defer { dir.cleanup() }
         let t = LoopbackTransport()
+        let rig = HostRig(mode)
         var hosts: [RaftHost] = []
-        for n: NodeID in 1...3 { hosts.append(try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30, onExecutor: onExecutor).0) }
+        for n: NodeID in 1...3 { hosts.append(try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30, rig: rig).0) }
         hosts.forEach { $0.start() }
         for g: GroupID in [1, 2] {
-            #expect(waitFor("leader") { hosts.contains { $0.status(of: g)?.role == .leader } })
+            #expect(rig.waitFor("leader") { hosts.contains { $0.status(of: g)?.role == .leader } })
         }
-        for i in 0..<100 { #expect(propose(hosts, 1, "a\(i)")) }
-        #expect(propose(hosts, 2, "b"))
+        for i in 0..<100 { #expect(rig.propose(hosts, 1, "a\(i)")) }
+        #expect(rig.propose(hosts, 2, "b"))
         // A linearizable read through a follower.
         let follower = hosts.first { $0.status(of: 1)?.role == .follower }!
-        let done = DispatchSemaphore(value: 0)
-        let count = Box(-1)
-        follower.read(1, { sm in (sm as! ListMachine).items.count }) { r in
-            if case .success(let v) = r { count.value = v as! Int }
-            done.signal()
+        let count = rig.outcome { (done: @escaping @Sendable (Int) -> Void) in
+            follower.read(1, { sm in (sm as! ListMachine).items.count }) { r in
+                if case .success(let v) = r { done(v as! Int) } else { done(-1) }
+            }
         }
-        done.wait()
-        #expect(count.value == 100)
+        #expect(count == 100)
         // Snapshots were taken and the WAL compacted.
         #expect(hosts.allSatisfy { ($0.status(of: 1)?.appliedIndex ?? 0) >= 100 })
         // The activity counters saw the work (published every tick): rounds with readies, and
         // every replica sent appends or acknowledgements.
-        #expect(waitFor("activity") {
+        #expect(rig.waitFor("activity") {
             hosts.allSatisfy { h in
                 let a = h.activitySnapshot()
                 let appends = a.messagesSent[Int(Message.Kind.append.rawValue)] + a.messagesSent[Int(Message.Kind.appendResponse.rawValue)]
@@ -165,35 +208,76 @@ func waitFor(_ what: String, seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         var machines: [[GroupID: ListMachine]] = []
         hosts = []
         for n: NodeID in 1...3 {
-            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30, onExecutor: onExecutor)
+            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [1, 2], snapshotEntries: 30, rig: rig)
             hosts.append(h)
             machines.append(m)
         }
         hosts.forEach { $0.start() }
-        #expect(waitFor("replay") { machines.allSatisfy { $0[1]!.items.count == 100 && $0[2]!.items.count == 1 } })
+        #expect(rig.waitFor("replay") { machines.allSatisfy { $0[1]!.items.count == 100 && $0[2]!.items.count == 1 } })
         #expect(machines[0][1]!.items.suffix(2) == ["a98", "a99"])
-        #expect(propose(hosts, 1, "after restart"))
+        #expect(rig.propose(hosts, 1, "after restart"))
         hosts.forEach { $0.stop() }
     }
 
-    @Test(arguments: [false, true]) func laggingHostCatchesUpThroughSnapshot(onExecutor: Bool) throws {
+    @Test(arguments: HostMode.allCases) func laggingHostCatchesUpThroughSnapshot(mode: HostMode) throws {
         let dir = TempDir("host-snap")
         defer { dir.cleanup() }
         let t = LoopbackTransport()
+        let rig = HostRig(mode)
         var hosts: [RaftHost] = []
         var machines: [[GroupID: ListMachine]] = []
         for n: NodeID in 1...3 {
-            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [7], snapshotEntries: 20, onExecutor: onExecutor)
+            let (h, m) = try makeHost(n, dir: dir, transport: t, groups: [7], snapshotEntries: 20, rig: rig)
             hosts.append(h)
             machines.append(m)
         }
         t.down.withLock { $0 = [3] }
         hosts[0].start(); hosts[1].start()
-        for i in 0..<80 { #expect(propose(Array(hosts[0...1]), 7, "x\(i)")) }
+        for i in 0..<80 { #expect(rig.propose(Array(hosts[0...1]), 7, "x\(i)")) }
         t.down.withLock { $0 = [] }
         hosts[2].start()
-        #expect(waitFor("catch up", seconds: 30) { machines[2][7]!.items.count == 80 })
+        #expect(rig.waitFor("catch up", seconds: 30) { machines[2][7]!.items.count == 80 })
         #expect(machines[2][7]!.items == machines[0][7]!.items)
+        hosts.forEach { $0.stop() }
+    }
+
+    // Time is the host's clock: with a manual one, elections take the ticks they should, and a
+    // proposal that cannot commit fails with `.timeout` exactly when its deadline passes on
+    // that clock, however long the test itself takes.
+    @Test func ticksAndDeadlinesFollowTheInjectedClock() throws {
+        let dir = TempDir("host-clock")
+        defer { dir.cleanup() }
+        let t = LoopbackTransport()
+        let rig = HostRig(.manualClock)
+        let manual = rig.manual!
+        var hosts: [RaftHost] = []
+        for n: NodeID in 1...3 { hosts.append(try makeHost(n, dir: dir, transport: t, groups: [1], rig: rig).0) }
+        hosts.forEach { $0.start() }
+        let settings = hosts[0].settings
+        // Nobody campaigns before an election timeout has passed on the clock.
+        manual.advance(milliseconds: settings.tickMillis * (settings.raft.electionTicks - 1))
+        #expect(hosts.allSatisfy { $0.status(of: 1)?.role == .follower })
+        #expect(rig.waitFor("leader") { hosts.contains { $0.status(of: 1)?.role == .leader } })
+        // Randomized timeouts lie in [electionTicks, 2 * electionTicks); a pre-vote and a vote
+        // round add a few ticks of waiting for the WAL.
+        #expect(manual.elapsed <= Double(settings.tickMillis * (3 * settings.raft.electionTicks)) / 1000, "\(manual.elapsed) s")
+        #expect(rig.propose(hosts, 1, "committed"))
+        // Cut the leader off: a proposal it accepts can never commit.
+        let leader = hosts.first { $0.status(of: 1)?.role == .leader }!
+        t.down.withLock { $0 = Set(hosts.map(\.node)).subtracting([leader.node]) }
+        let result = Mutex<Result<any Sendable, HostError>?>(nil)
+        // (Within the check-quorum window: a leader cut off for an election timeout steps down,
+        // and its proposals then fail as of unknown outcome.)
+        leader.propose(1, Array("never committed".utf8), timeoutMillis: 50) { r in result.withLock { $0 = r } }
+        manual.drain()
+        manual.advance(milliseconds: 40)
+        #expect(result.withLock { $0 == nil }, "the proposal failed before its deadline")
+        manual.advance(milliseconds: 20)
+        let outcome = result.withLock { $0 }
+        guard case .failure(.timeout) = outcome else {
+            Issue.record("expected .timeout at the deadline, got \(String(describing: outcome))")
+            return
+        }
         hosts.forEach { $0.stop() }
     }
 

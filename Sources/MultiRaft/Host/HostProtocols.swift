@@ -1,3 +1,5 @@
+import SystemClock
+
 /// Identifies a node of the cluster to the host (the server maps it to an address).
 public typealias NodeID = UInt64
 
@@ -135,6 +137,9 @@ public struct HostSettings: Sendable {
     /// a received snapshot cannot be installed): it must not return. The host never stops the
     /// process itself; the embedding program decides how (`mystore-server` exits with status 3).
     public var onFatal: @Sendable (String) -> Never = { message in fatalError("raft host: \(message)") }
+    /// The host's monotonic clock, in seconds: ticks, request deadlines. Tests inject a manual
+    /// one (with an executor they drive) to run a host without waiting for real time.
+    public var clock: @Sendable () -> Double = { monotonicSeconds() }
     /// Snapshot transfers this node sends at once; further ones wait for a later retry.
     public var maxSnapshotSends = 2
     /// Snapshots (of groups whose state machine writes them on a thread of their own) being

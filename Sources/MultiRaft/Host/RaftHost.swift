@@ -154,7 +154,7 @@ public final class RaftHost: @unchecked Sendable {
         // any moment (inputs that came earlier wait in the mailbox for the pass queued below).
         for g in groups.values { publishStatus(g) }
         writer.start()
-        nextTick = monotonicSeconds() + Double(settings.tickMillis) / 1000
+        nextTick = settings.clock() + Double(settings.tickMillis) / 1000
         running.store(true, ordering: .sequentiallyConsistent)
         if let executor {
             cancelTicks = executor.repeatEvery(milliseconds: settings.tickMillis) { [self] in runPass() }
@@ -199,7 +199,7 @@ public final class RaftHost: @unchecked Sendable {
     /// here, or with an error (not the leader, timeout after `timeoutMillis`, by default the
     /// host's `requestTimeoutMillis`).
     public func propose(_ group: GroupID, _ payload: [UInt8], timeoutMillis: Int64? = nil, completion: @escaping Completion) {
-        let deadline = monotonicSeconds() + Double(timeoutMillis ?? Int64(settings.requestTimeoutMillis)) / 1000
+        let deadline = settings.clock() + Double(timeoutMillis ?? Int64(settings.requestTimeoutMillis)) / 1000
         submit(.propose(group, payload, deadline: deadline, completion))
     }
 
@@ -262,7 +262,7 @@ public final class RaftHost: @unchecked Sendable {
     private func loop() {
         while running.load(ordering: .sequentiallyConsistent) {
             if !pass() {
-                let wait = max(0, nextTick - monotonicSeconds())
+                let wait = max(0, nextTick - settings.clock())
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
             }
         }
@@ -300,7 +300,7 @@ public final class RaftHost: @unchecked Sendable {
             return Array(box.prefix(settings.maxInputsPerIteration))
         }
         for input in inputs { handle(input) }
-        let t = monotonicSeconds()
+        let t = settings.clock()
         if t >= nextTick {
             nextTick += Double(settings.tickMillis) / 1000
             if nextTick < t { nextTick = t + Double(settings.tickMillis) / 1000 }
@@ -357,7 +357,7 @@ public final class RaftHost: @unchecked Sendable {
             ctx.write(id)
             switch g.core.readIndex(ctx.bytes) {
             case .success:
-                g.reads[id] = (body, completion, monotonicSeconds() + Double(settings.requestTimeoutMillis) / 1000, nil)
+                g.reads[id] = (body, completion, settings.clock() + Double(settings.requestTimeoutMillis) / 1000, nil)
             case .failure:
                 completion(.failure(.notLeader(leaderNode(g))))
             }
