@@ -107,7 +107,7 @@ let package = Package(
             dependencies: ["Linearizability", "MyStoreClient", "ShardRouter", "MultiRaft", "SystemClock",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft", "SystemClock"]),
+        .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft", "SystemClock"], exclude: ["testdata"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         // Seeded mutation fuzzing of every decoder of outside input (scripts/fuzz for long runs).
         .testTarget(
