@@ -25,7 +25,7 @@ extension KVStateMachine {
         var out = SnapshotOutput(pieceBytes: settings.snapshotPieceBytes)
         try out.write(Self.snapshotMagic, to: sink)
         try out.write(Self.snapshotFormat, to: sink)
-        try out.write(appliedIndex, to: sink)
+        try out.write(appliedIndex.rawValue, to: sink)
         try out.write(clockMillis, to: sink)
         try out.write(UInt64(keyOrder.count), to: sink)
         for key in keyOrder {
@@ -64,7 +64,7 @@ extension KVStateMachine {
         if let at = record.expiresAt { try out.write(at, to: sink) }
         try out.write(UInt32(record.history.count), to: sink)
         for version in record.history {
-            try out.write(version.index, to: sink)
+            try out.write(version.index.rawValue, to: sink)
             try out.write(UInt8(version.value != nil ? 1 : 0), to: sink)
             if let value = version.value { try out.writeBlob(value, to: sink) }
         }
@@ -104,7 +104,7 @@ struct SnapshotImage {
         }
         let format = try input.readUInt32("format")
         guard format == KVStateMachine.snapshotFormat else { throw DecodeError("unknown snapshot format \(format)") }
-        image.appliedIndex = try input.readUInt64("applied index")
+        image.appliedIndex = LogIndex(rawValue: try input.readUInt64("applied index"))
         image.clockMillis = try input.readUInt64("clock")
 
         let liveCount = try input.readUInt64("live key count")
@@ -181,7 +181,7 @@ struct SnapshotImage {
             guard hasValue <= 1 else { throw DecodeError("\(what) version \(v) has flag \(hasValue)") }
             let value = hasValue == 1 ? try input.readBlob(limit: limit, "\(what) version \(v) value") : nil
             // A snapshot from a replica with a deeper history keeps the newest versions.
-            record.recordVersion(KeyVersion(index: index, value: value), depth: settings.historyDepth)
+            record.recordVersion(KeyVersion(index: LogIndex(rawValue: index), value: value), depth: settings.historyDepth)
         }
         return (key, record)
     }

@@ -65,7 +65,7 @@ func fingerprint(_ bytes: [UInt8]) -> UInt64 {
 
 func mixChain(_ prev: UInt64, term: Term, kind: Entry.Kind, data: UInt64) -> UInt64 {
     var h = prev ^ 0x9E37_79B9_7F4A_7C15
-    h = (h ^ term) &* 0xBF58_476D_1CE4_E5B9
+    h = (h ^ term.rawValue) &* 0xBF58_476D_1CE4_E5B9
     h = (h ^ UInt64(kind.rawValue)) &* 0x94D0_49BB_1331_11EB
     h = (h ^ data) &* 0xBF58_476D_1CE4_E5B9
     return h ^ (h >> 31)

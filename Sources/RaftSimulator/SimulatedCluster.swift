@@ -20,7 +20,7 @@ struct SimStorage {
 
     func chain(at index: LogIndex) -> UInt64? {
         if index == baseIndex { return baseChain }
-        guard index > baseIndex, index <= baseIndex + LogIndex(chains.count) else { return nil }
+        guard index > baseIndex, index <= baseIndex + UInt64(chains.count) else { return nil }
         return chains[Int(index - baseIndex - 1)]
     }
 

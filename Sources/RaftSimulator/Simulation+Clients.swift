@@ -55,7 +55,7 @@ extension Simulation {
             cc = .remove(voters[random(voters.count)])
         } else if !freeNodes.isEmpty {
             let id = group.nextReplicaID
-            group.nextReplicaID += 1
+            group.nextReplicaID = ReplicaID(rawValue: group.nextReplicaID.rawValue + 1)
             let node = freeNodes[random(freeNodes.count)]
             newReplica = (id, node)
             if cfg.voters.count == opts.nodes && chance(0.5) {

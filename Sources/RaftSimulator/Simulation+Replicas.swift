@@ -88,7 +88,7 @@ extension Simulation {
             rep.storage.snapshot = snap
             rep.storage.chains = []
             rep.storage.baseIndex = meta.index
-            rep.storage.baseChain = checker.chain(index: meta.index, term: meta.term) ?? mixChain(0, term: meta.term, kind: .normal, data: meta.index)
+            rep.storage.baseChain = checker.chain(index: meta.index, term: meta.term) ?? mixChain(0, term: meta.term, kind: .normal, data: meta.index.rawValue)
         }
         var write: UInt64?
         if !records.isEmpty {
@@ -155,17 +155,17 @@ extension Simulation {
         }
         // Compaction: snapshot the state machine when the log grows long, never ahead of the
         // durable log (as the host does).
-        if rep.core.appliedIndex >= rep.core.firstIndex + LogIndex(compactAfter), rep.core.appliedIndex <= rep.core.persistedIndex {
+        if rep.core.appliedIndex >= rep.core.firstIndex + UInt64(compactAfter), rep.core.appliedIndex <= rep.core.persistedIndex {
             let snap = rep.core.createSnapshot(data: rep.kv.snapshotData())
-            let through = snap.metadata.index > keepTrailing ? snap.metadata.index - keepTrailing : 0
+            let through: LogIndex = snap.metadata.index > LogIndex(keepTrailing) ? snap.metadata.index - keepTrailing : 0
             rep.core.compact(through: through)
             rep.storage.snapshot = snap
             try! rep.storage.log.compact(group: SimStorage.group, through: through)
-            let drop = Int(min(through, rep.storage.baseIndex + LogIndex(rep.storage.chains.count)) - min(through, rep.storage.baseIndex))
+            let drop = Int(min(through, rep.storage.baseIndex + UInt64(rep.storage.chains.count)) - min(through, rep.storage.baseIndex))
             if drop > 0 {
                 rep.storage.baseChain = rep.storage.chains[drop - 1]
                 rep.storage.chains.removeFirst(drop)
-                rep.storage.baseIndex += LogIndex(drop)
+                rep.storage.baseIndex += UInt64(drop)
             }
             stats.compactions += 1
         }

@@ -41,7 +41,7 @@ public final class Simulation {
     let duplicateRate: Double
     let maxDelay: Int
     let compactAfter: Int
-    let keepTrailing: LogIndex
+    let keepTrailing: UInt64
     let settingsTemplate: RaftSettings
 
     static let tickLength = 10
@@ -69,9 +69,9 @@ public final class Simulation {
         settingsTemplate = s
 
         for n in 0..<nodeCount { nodes.append(SimNode(index: n)) }
-        let founders = (1...ReplicaID(options.nodes)).map { $0 }
+        let founders = (1...UInt64(options.nodes)).map(ReplicaID.init(rawValue:))
         for g in 0..<options.groups {
-            let group = SimGroup(index: g, nextReplicaID: ReplicaID(options.nodes) + 1)
+            let group = SimGroup(index: g, nextReplicaID: ReplicaID(options.nodes + 1))
             groups.append(group)
             // Spread groups: group g's founders skip node (g mod nodeCount).
             let hosts = (0..<nodeCount).filter { $0 != (g + options.nodes) % nodeCount }

@@ -185,7 +185,7 @@ extension FuzzTarget {
         var index: LogIndex = 0
         func apply(_ c: KVCommand, client: UInt64 = 0, seq: UInt64 = 0) {
             index += 1
-            _ = machine.apply(index: index, data: KVRequest(clientID: client, sequence: seq, timestampMillis: 1000 + index, command: c).encoded())
+            _ = machine.apply(index: index, data: KVRequest(clientID: client, sequence: seq, timestampMillis: 1000 + index.rawValue, command: c).encoded())
         }
         for round in 0..<3 {
             apply(.set(key: Array("a\(round)".utf8), value: Array("v".utf8), condition: .always, expiry: .none, returnOld: false))

@@ -161,7 +161,7 @@ final class HostRig {
         for g in groups {
             let m = ListMachine()
             machines[g] = m
-            try host.addGroup(g, replica: node, stateMachine: m, nodeOf: [1: 1, 2: 2, 3: 3], bootstrapVoters: [1, 2, 3])
+            try host.addGroup(g, replica: ReplicaID(node), stateMachine: m, nodeOf: [1: 1, 2: 2, 3: 3], bootstrapVoters: [1, 2, 3])
         }
         transport.hosts.withLock { $0[node] = host }
         return (host, machines)

@@ -431,9 +431,10 @@ struct RaftScenarioEnv {
         case .readIndex: ["context"]
         case .readIndexResponse: ["term", "index", "context"]
         case .timeoutNow: ["term"]
-        case .transferLeader: ["index"]
+        case .transferLeader: []
         }
-        var parts = ["\(m.from)->\(m.to) \(m.kind)"]
+        // A transfer request's `from` is its transferee, not its sender.
+        var parts = m.kind == .transferLeader ? ["->\(m.to) \(m.kind) transferee=\(m.from)"] : ["\(m.from)->\(m.to) \(m.kind)"]
         parts += always.map(render)
         parts += order.filter { !always.contains($0) && isSet($0) }.map(render)
         return parts.joined(separator: " ")

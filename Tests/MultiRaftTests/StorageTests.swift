@@ -21,7 +21,7 @@ struct TempDir {
 }
 
 func makeEntries(_ range: ClosedRange<LogIndex>, term: Term, size: Int = 20) -> [Entry] {
-    range.map { i in Entry(term: term, index: i, data: Array("value-\(i)-".utf8) + [UInt8](repeating: UInt8(i % 251), count: size)) }
+    range.map { i in Entry(term: term, index: i, data: Array("value-\(i)-".utf8) + [UInt8](repeating: UInt8(i.rawValue % 251), count: size)) }
 }
 
 func fileSize(_ path: String) -> Int { (try? DurableFile(path: path, mode: .readOnly).size) ?? -1 }

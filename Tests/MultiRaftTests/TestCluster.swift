@@ -32,7 +32,7 @@ struct TestCluster {
     mutating func add(_ id: ReplicaID, state: PersistedState = PersistedState()) {
         var s = RaftSettings(id: id)
         settings(&s)
-        members[id] = Member(core: RaftReplica(settings: s, state: state, randomSeed: id), stored: state)
+        members[id] = Member(core: RaftReplica(settings: s, state: state, randomSeed: id.rawValue), stored: state)
     }
 
     subscript(_ id: ReplicaID) -> RaftReplica { members[id]!.core }
@@ -133,7 +133,7 @@ struct TestCluster {
         let stored = members[id]!.stored
         var s = RaftSettings(id: id)
         settings(&s)
-        members[id]!.core = RaftReplica(settings: s, state: stored, randomSeed: id &+ 99)
+        members[id]!.core = RaftReplica(settings: s, state: stored, randomSeed: id.rawValue &+ 99)
         members[id]!.applied = stored.snapshot.map { ["<snapshot \($0.metadata.index)>"] } ?? []
     }
 }

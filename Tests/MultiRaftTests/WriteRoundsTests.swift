@@ -41,7 +41,7 @@ import Testing
 
     @Test func roundsCompleteInOrderAndADiscardLosesThem() {
         var q = WriteRounds<String>()
-        for seq: UInt64 in 1...4 { _ = q.enqueue(round(["m\(seq)"], mark: seq), write: seq) }
+        for seq: UInt64 in 1...4 { _ = q.enqueue(round(["m\(seq)"], mark: LogIndex(seq)), write: seq) }
         #expect(q.complete(through: 3).map(\.seq) == [1, 2, 3])
         #expect(q.complete(through: 3).isEmpty)
         q.discard()

@@ -15,6 +15,8 @@ public struct BinaryWriter: Sendable {
     public mutating func write(_ v: UInt64) {
         withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
     }
+    /// A replica id, term or index, as its `UInt64`.
+    public mutating func write<N: RaftNumber>(_ v: N) { write(v.rawValue) }
     /// Overwrites four bytes at `offset` (for length and checksum fields written last).
     public mutating func patch(UInt32 v: UInt32, at offset: Int) {
         for k in 0..<4 { bytes[offset + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(k))) }
@@ -55,6 +57,8 @@ public struct BinaryReader: Sendable {
     }
 
     public mutating func readUInt8() throws(DecodeError) -> UInt8 { try take(1).first! }
+    /// A replica id, term or index, written as its `UInt64`.
+    public mutating func read<N: RaftNumber>(_: N.Type = N.self) throws(DecodeError) -> N { N(rawValue: try readUInt64()) }
     public mutating func readBool() throws(DecodeError) -> Bool { try readUInt8() != 0 }
     public mutating func readUInt32() throws(DecodeError) -> UInt32 {
         var v: UInt32 = 0
@@ -76,7 +80,7 @@ public struct BinaryReader: Sendable {
         let n = try readUInt32()
         guard Int(n) * 8 <= remaining else { throw DecodeError("id set of \(n) entries exceeds the input") }
         var s = Set<ReplicaID>()
-        for _ in 0..<n { s.insert(try readUInt64()) }
+        for _ in 0..<n { s.insert(try read(ReplicaID.self)) }
         return s
     }
 }

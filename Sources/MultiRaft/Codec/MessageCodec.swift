@@ -27,19 +27,19 @@ extension Message {
 
     public static func decode(from r: inout BinaryReader) throws(DecodeError) -> Message {
         guard let kind = Kind(rawValue: try r.readUInt8()) else { throw DecodeError("message: unknown kind") }
-        var m = Message(kind: kind, from: try r.readUInt64(), to: try r.readUInt64(), term: try r.readUInt64())
-        m.logTerm = try r.readUInt64()
-        m.index = try r.readUInt64()
-        m.commit = try r.readUInt64()
+        var m = Message(kind: kind, from: try r.read(ReplicaID.self), to: try r.read(ReplicaID.self), term: try r.read(Term.self))
+        m.logTerm = try r.read()
+        m.index = try r.read()
+        m.commit = try r.read()
         m.reject = try r.readBool()
-        m.rejectHint = try r.readUInt64()
+        m.rejectHint = try r.read()
         m.context = try r.readBlob(limit: 1 << 16)
         let n = try r.readUInt32()
         guard Int(n) * 21 <= r.remaining else { throw DecodeError("message: \(n) entries exceed the frame") }
         m.entries.reserveCapacity(Int(n))
         for _ in 0..<n { m.entries.append(try Entry.decode(from: &r)) }
         if try r.readBool() {
-            let index = try r.readUInt64(), term = try r.readUInt64()
+            let index = try r.read(LogIndex.self), term = try r.read(Term.self)
             let cfg = try Configuration.decode(from: &r)
             m.snapshot = Snapshot(metadata: SnapshotMetadata(index: index, term: term, configuration: cfg), data: try r.readBlob())
         }
@@ -56,7 +56,7 @@ extension Entry {
     }
 
     public static func decode(from r: inout BinaryReader) throws(DecodeError) -> Entry {
-        let term = try r.readUInt64(), index = try r.readUInt64()
+        let term = try r.read(Term.self), index = try r.read(LogIndex.self)
         guard let kind = Kind(rawValue: try r.readUInt8()) else { throw DecodeError("entry: unknown kind") }
         return Entry(term: term, index: index, kind: kind, data: try r.readBlob())
     }

@@ -65,7 +65,7 @@ public struct ConfChange: Sendable, Hashable {
             guard let op = Operation(rawValue: try r.readUInt8()) else {
                 throw DecodeError("conf change: unknown operation")
             }
-            changes.append(Single(op, try r.readUInt64()))
+            changes.append(Single(op, try r.read(ReplicaID.self)))
         }
         return ConfChange(changes, transition: transition)
     }

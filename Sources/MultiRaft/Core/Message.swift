@@ -13,7 +13,7 @@ public struct Message: Sendable, Hashable {
         case readIndex, readIndexResponse
         /// "Campaign now": the last step of a leadership transfer.
         case timeoutNow
-        /// A transfer request forwarded to the leader.
+        /// A transfer request forwarded to the leader; `from` is the transferee, not the sender.
         case transferLeader
     }
 

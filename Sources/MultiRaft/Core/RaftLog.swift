@@ -21,13 +21,13 @@ struct RaftLog: Sendable {
         self.entries = entries
         self.committed = committed
         self.applied = snapshotIndex
-        let last = snapshotIndex + LogIndex(entries.count)
+        let last = snapshotIndex + UInt64(entries.count)
         self.unstableFrom = last + 1
         self.persisted = last
     }
 
     var firstIndex: LogIndex { snapshotIndex + 1 }
-    var lastIndex: LogIndex { snapshotIndex + LogIndex(entries.count) }
+    var lastIndex: LogIndex { snapshotIndex + UInt64(entries.count) }
     var lastTerm: Term { term(at: lastIndex) ?? 0 }
 
     /// The term of the entry at `i`, or nil if compacted away or beyond the end.
@@ -86,7 +86,7 @@ struct RaftLog: Sendable {
     /// the last new index, or nil on mismatch.
     mutating func maybeAppend(prevIndex: LogIndex, prevTerm: Term, commit: LogIndex, entries ents: [Entry]) -> LogIndex? {
         guard matchTerm(prevIndex, prevTerm) else { return nil }
-        let lastNew = prevIndex + LogIndex(ents.count)
+        let lastNew = prevIndex + UInt64(ents.count)
         let conflict = findConflict(ents)
         if conflict != 0 {
             // A leader never rewrites committed entries; a message that tries is refused

@@ -108,7 +108,7 @@ extension RaftReplica {
     @discardableResult
     mutating func sendAppend(to: ReplicaID, sendIfEmpty: Bool = true) -> Bool {
         guard to != id, var pr = progress[to], !pr.isPaused else { return false }
-        let prevIndex = pr.next - 1
+        let prevIndex: LogIndex = pr.next - 1
         guard let prevTerm = log.term(at: prevIndex) else {
             // Behind our compacted log: only a snapshot can help.
             guard isRecentlyActive(pr), let snap = latestSnapshot else { return false }

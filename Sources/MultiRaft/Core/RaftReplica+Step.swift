@@ -7,7 +7,7 @@ extension RaftReplica {
             switch m.kind {
             case .propose: _ = handlePropose(m)
             case .readIndex: if role == .leader { handleReadIndex(m) } else if leader != 0 { forward(m) }
-            case .transferLeader: if role == .leader { handleTransferLeader(m.index) } else if leader != 0 { forward(m) }
+            case .transferLeader: if role == .leader { handleTransferLeader(m.from) } else if leader != 0 { forward(m) }
             default: break
             }
             return

@@ -77,17 +77,17 @@ public struct RaftReplica: Sendable {
         precondition(settings.id != 0, "replica id 0 is reserved")
         precondition(settings.heartbeatTicks < settings.electionTicks, "heartbeatTicks must be below electionTicks")
         self.settings = settings
-        self.rng = SplitMix64(seed: randomSeed ^ (settings.id &* 0x9E37_79B9_7F4A_7C15))
+        self.rng = SplitMix64(seed: randomSeed ^ (settings.id.rawValue &* 0x9E37_79B9_7F4A_7C15))
         let snapMeta = state.snapshot?.metadata
         let base = snapMeta?.index ?? 0
         // Keep only the contiguous run of entries right after the snapshot.
         var entries: [Entry] = []
         for e in state.entries where e.index > base {
-            guard e.index == base + LogIndex(entries.count) + 1 else { break }
+            guard e.index == base + UInt64(entries.count) + 1 else { break }
             entries.append(e)
         }
         log = RaftLog(snapshotIndex: base, snapshotTerm: snapMeta?.term ?? 0, entries: entries,
-                      committed: min(max(state.hardState.commit, base), base + LogIndex(entries.count)))
+                      committed: min(max(state.hardState.commit, base), base + UInt64(entries.count)))
         configuration = snapMeta?.configuration ?? Configuration()
         configIndex = base
         latestSnapshot = state.snapshot
@@ -176,8 +176,8 @@ public struct RaftReplica: Sendable {
 
     /// Hands leadership to `target` once it is caught up (TimeoutNow).
     public mutating func transferLeadership(to target: ReplicaID) {
-        var m = Message(kind: .transferLeader, from: id)
-        m.index = target
+        // As in etcd's MsgTransferLeader, `from` names the transferee.
+        var m = Message(kind: .transferLeader, from: target)
         if role == .leader {
             handleTransferLeader(target)
         } else if leader != 0 {
@@ -229,7 +229,8 @@ public struct RaftReplica: Sendable {
 
     mutating func send(_ m: Message) {
         var m = m
-        m.from = id
+        // A transfer request names its transferee in `from` (as etcd's MsgTransferLeader does).
+        if m.kind != .transferLeader { m.from = id }
         if m.term == 0 {
             switch m.kind {
             case .propose, .readIndex, .transferLeader: break  // forwarded; carry no term

@@ -37,10 +37,10 @@ public enum ReplicaIDs {
 
     public static func make(node: NodeID, incarnation: UInt64) -> ReplicaID {
         precondition(node >= 1 && node <= maxNode, "node id \(node) out of range")
-        return incarnation << UInt64(nodeBits) | node
+        return ReplicaID(rawValue: incarnation << UInt64(nodeBits) | node)
     }
 
-    public static func node(of replica: ReplicaID) -> NodeID { replica & maxNode }
+    public static func node(of replica: ReplicaID) -> NodeID { replica.rawValue & maxNode }
 }
 
 /// Carries Raft messages between nodes. Best effort: lost messages are Raft's business.

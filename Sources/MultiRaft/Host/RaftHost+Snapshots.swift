@@ -64,7 +64,7 @@ extension RaftHost {
                 throw error
             }
             _ = g.core.createSnapshot(data: [])
-            let through = applied > settings.keepTrailingEntries ? applied - settings.keepTrailingEntries : 0
+            let through = applied > LogIndex(settings.keepTrailingEntries) ? applied - settings.keepTrailingEntries : 0
             g.core.compact(through: through)
             lazyRecords.append(.compacted(group: g.id, through: through))
             g.lastSnapshotIndex = applied
@@ -96,7 +96,7 @@ extension RaftHost {
         }
         do {
             g.core.recordSnapshot(meta)
-            let through = meta.index > settings.keepTrailingEntries ? meta.index - settings.keepTrailingEntries : 0
+            let through = meta.index > LogIndex(settings.keepTrailingEntries) ? meta.index - settings.keepTrailingEntries : 0
             g.core.compact(through: through)
             lazyRecords.append(.compacted(group: gid, through: through))
             g.lastSnapshotIndex = meta.index
@@ -133,7 +133,7 @@ extension RaftHost {
         if g.bytesSinceSnapshot >= settings.snapshotLogBytes { return true }
         // Each group's thresholds are stretched by its own 0-31%, so groups taking the same
         // writes drift apart instead of snapshotting in step, cycle after cycle.
-        let stretch = 100 + (g.id &* 0x9E37_79B9_7F4A_7C15) >> 59
+        let stretch: UInt64 = 100 + (g.id &* 0x9E37_79B9_7F4A_7C15) >> 59
         guard applied >= g.lastSnapshotIndex + settings.snapshotEntries * stretch / 100 else { return false }
         let (scaled, overflow) = g.lastSnapshotStateBytes.multipliedReportingOverflow(by: settings.snapshotLogStatePercent * stretch / 100)
         return !overflow && g.bytesSinceSnapshot >= scaled / 100

@@ -137,7 +137,7 @@ public final class RaftHost: @unchecked Sendable {
     /// by a leader's message (nil for bootstrap replicas, whose id is the node id).
     public func storedReplicaID(of group: GroupID) -> ReplicaID? {
         guard let f = try? DurableFile(path: replicaFile(group), mode: .readOnly), let bytes = try? f.readAll() else { return nil }
-        return ReplicaID(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "")
+        return UInt64(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "").map(ReplicaID.init(rawValue:))
     }
 
     /// The snapshot folder: every file name in it is made there.

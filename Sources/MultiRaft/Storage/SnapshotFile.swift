@@ -14,7 +14,7 @@ public enum SnapshotFormat {
     static let maxChunk = 64 << 20
 
     public static func fileName(group: GroupID, index: LogIndex) -> String {
-        "snap-\(hex(group))-\(hex(index)).snap"
+        "snap-\(hex(group))-\(hex(index.rawValue)).snap"
     }
 
     static func hex(_ v: UInt64) -> String {
@@ -148,8 +148,8 @@ public final class SnapshotReader {
         var r = BinaryReader(h)
         do throws(DecodeError) {
             group = try r.readUInt64()
-            let index = try r.readUInt64()
-            let term = try r.readUInt64()
+            let index = try r.read(LogIndex.self)
+            let term = try r.read(Term.self)
             metadata = SnapshotMetadata(index: index, term: term, configuration: try Configuration.decode(from: &r))
         } catch {
             throw StorageError(path: path, offset: 16, reason: "undecodable header: \(error)")

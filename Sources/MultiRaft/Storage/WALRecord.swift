@@ -68,13 +68,13 @@ public enum WALRecord: Sendable, Equatable {
             }
             return .entries(group: g, entries: ents)
         case 2:
-            return .hardState(group: g, state: HardState(term: try r.readUInt64(), vote: try r.readUInt64(), commit: try r.readUInt64()))
+            return .hardState(group: g, state: HardState(term: try r.read(Term.self), vote: try r.read(ReplicaID.self), commit: try r.read(LogIndex.self)))
         case 3:
-            return .compacted(group: g, through: try r.readUInt64())
+            return .compacted(group: g, through: try r.read(LogIndex.self))
         case 4:
             return .removed(group: g)
         case 5:
-            return .installedSnapshot(group: g, index: try r.readUInt64())
+            return .installedSnapshot(group: g, index: try r.read(LogIndex.self))
         default:
             throw DecodeError("unknown record type \(type)")
         }

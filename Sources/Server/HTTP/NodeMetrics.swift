@@ -136,8 +136,8 @@ final class NodeMetrics: Sendable {
     /// The shard replicas in the Raft host's status (the meta group is left out).
     static func samples(_ statuses: [GroupStatus]) -> [ShardSample] {
         statuses.filter { $0.group != ClusterNode.metaGroup }.map {
-            ShardSample(shard: Int($0.group) - 1, isLeader: $0.role == .leader, term: $0.term,
-                        commitIndex: $0.commitIndex, appliedIndex: $0.appliedIndex)
+            ShardSample(shard: Int($0.group) - 1, isLeader: $0.role == .leader, term: $0.term.rawValue,
+                        commitIndex: $0.commitIndex.rawValue, appliedIndex: $0.appliedIndex.rawValue)
         }
     }
 

@@ -130,8 +130,8 @@ struct MetaState: Sendable, Equatable {
                 var list: [(shard: ShardID, from: NodeID, to: NodeID)] = []
                 for _ in 0..<n { list.append((ShardID(rawValue: Int(try r.readUInt64())), try r.readUInt64(), try r.readUInt64())) }
                 return .enqueueMoves(list)
-            case 13: return .finishMove(ShardID(rawValue: Int(try r.readUInt64())), replica: try r.readUInt64())
-            case 14: return .abortMove(ShardID(rawValue: Int(try r.readUInt64())), replica: try r.readUInt64())
+            case 13: return .finishMove(ShardID(rawValue: Int(try r.readUInt64())), replica: try r.read())
+            case 14: return .abortMove(ShardID(rawValue: Int(try r.readUInt64())), replica: try r.read())
             case 15: return .setPreferredLeader(ShardID(rawValue: Int(try r.readUInt64())), try r.readUInt64())
             case let k: throw DecodeError("unknown meta command \(k)")
             }
@@ -283,7 +283,7 @@ struct MetaState: Sendable, Equatable {
             for _ in 0..<(try r.readUInt32()) {
                 replicas.append(try NodeAddress(parsing: String(decoding: try r.readBlob(limit: 300), as: UTF8.self)))
             }
-            for _ in 0..<(try r.readUInt32()) { ids[id, default: [:]][try r.readUInt64()] = try r.readUInt64() }
+            for _ in 0..<(try r.readUInt32()) { ids[id, default: [:]][try r.readUInt64()] = try r.read() }
             shards.append(Shard(id: id, slotRanges: ranges, replicas: replicas, epoch: epoch))
         }
         map = try ShardMap(shards: shards)
@@ -291,7 +291,7 @@ struct MetaState: Sendable, Equatable {
         var moves: [Move] = []
         for _ in 0..<(try r.readUInt32()) {
             moves.append(Move(shard: ShardID(rawValue: Int(try r.readUInt64())), from: try r.readUInt64(), to: try r.readUInt64(),
-                              fromReplica: try r.readUInt64(), replica: try r.readUInt64(), preferred: try r.readUInt8() == 1))
+                              fromReplica: try r.read(), replica: try r.read(), preferred: try r.readUInt8() == 1))
         }
         self.moves = moves
     }

@@ -109,19 +109,21 @@ enum MetaMembership {
         let members = Set(p.voters).union(p.learners)
         let active = nodes.values.filter { $0.state == .active }
         let target = min(maxVoters, active.count)
-        let activeVoters = p.voters.filter { nodes[$0]?.state == .active }
+        // A meta replica's id is its node's id.
+        let state: (ReplicaID) -> MetaState.NodeState? = { nodes[NodeID($0)]?.state }
+        let activeVoters = p.voters.filter { state($0) == .active }
         let caughtUp: (ReplicaID) -> Bool = { r in p.active.contains(r) && (p.match[r] ?? 0) >= p.commitIndex }
         if let n = nodes.values.filter({ $0.state != .removed && !members.contains(ReplicaID($0.id)) }).map(\.id).min() {
             return .change(.addLearner(ReplicaID(n)), "add node \(n) as a learner")
         }
-        if activeVoters.count < target, let n = p.learners.filter({ nodes[$0]?.state == .active && caughtUp($0) }).min() {
-            return .change(.addVoter(ReplicaID(n)), "promote node \(n)")
+        if activeVoters.count < target, let n = p.learners.filter({ state($0) == .active && caughtUp($0) }).min() {
+            return .change(.addVoter(n), "promote node \(n)")
         }
         if nodes[me]?.state != .active, activeVoters.count >= target, let successor = activeVoters.first(where: caughtUp) {
             return .transfer(to: successor)
         }
-        let leaving = p.voters.filter { nodes[$0]?.state != .active }
-        if let n = (leaving + p.learners).first(where: { nodes[$0]?.state == .removed || nodes[$0] == nil }), n != me {
+        let leaving = p.voters.filter { state($0) != .active }
+        if let n = (leaving + p.learners).first(where: { state($0) == .removed || state($0) == nil }), NodeID(n) != me {
             return .change(.remove(n), "remove node \(n)")
         }
         return .none

@@ -42,7 +42,7 @@ extension GroupOp {
         switch try r.readUInt8() {
         case 0: return .progress
         case 1: return .confChange(try ConfChange.decode(try r.readBlob(limit: 4096)))
-        case 2: return .transfer(try r.readUInt64())
+        case 2: return .transfer(try r.read())
         case let k: throw DecodeError("unknown group operation \(k)")
         }
     }
@@ -83,13 +83,13 @@ extension GroupOpResult {
     static func decode(from r: inout BinaryReader) throws(DecodeError) -> GroupOpResult {
         switch try r.readUInt8() {
         case 0:
-            let leader = try r.readUInt64(), term = try r.readUInt64(), last = try r.readUInt64(), commit = try r.readUInt64()
+            let leader: ReplicaID = try r.read(), term: Term = try r.read(), last: LogIndex = try r.read(), commit: LogIndex = try r.read()
             let joint = try r.readUInt8() != 0
             func ids() throws(DecodeError) -> [ReplicaID] {
                 let n = Int(try r.readUInt32())
                 guard n <= maxMembers else { throw DecodeError("group progress lists \(n) replicas") }
                 var out: [ReplicaID] = []
-                for _ in 0..<n { out.append(try r.readUInt64()) }
+                for _ in 0..<n { out.append(try r.read()) }
                 return out
             }
             let voters = try ids(), learners = try ids()
@@ -98,7 +98,7 @@ extension GroupOpResult {
             let n = Int(try r.readUInt32())
             guard n <= maxMembers else { throw DecodeError("group progress lists \(n) members") }
             for _ in 0..<n {
-                let replica = try r.readUInt64(), match = try r.readUInt64(), flags = try r.readUInt8()
+                let replica: ReplicaID = try r.read(), match: LogIndex = try r.read(), flags = try r.readUInt8()
                 p.match[replica] = match
                 if flags & 1 != 0 { p.active.insert(replica) }
                 if flags & 2 != 0 { p.snapshotting.insert(replica) }

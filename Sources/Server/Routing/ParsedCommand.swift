@@ -99,7 +99,7 @@ enum CommandParser {
             guard let n = a.count == 2 ? integer(a[1]) : 8, n >= 0 else { return .failure(notInteger) }
             return .success(.read(keys: [key]) { sm in
                 .array(sm.history(key, limit: Int(min(n, 1_000))).map { h in
-                    .array([.integer(Int64(h.index)), h.value.map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null])
+                    .array([.integer(Int64(h.index.rawValue)), h.value.map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null])
                 })
             })
         default:
