@@ -4,6 +4,10 @@ import PackageDescription
 // The Raft core and the simulator are compiled with optimization even in debug builds, so
 // `swift test` can run thousands of simulated seeds within CI's time.
 let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"], .when(configuration: .debug))]
+// The planted bugs of fault testing (PlantedBug, PlantedBugs) are compiled only into debug
+// builds and the fault-testing build (scripts/fault-test adds -DMYSTORE_PLANTED_BUGS); a
+// release build has no hook for them on any path.
+let plantedBugs: SwiftSetting = .define("MYSTORE_PLANTED_BUGS", .when(configuration: .debug))
 
 let package = Package(
     name: "MyStore",
@@ -46,7 +50,7 @@ let package = Package(
         // limits) and the encoder. Pure bytes, no sockets or NIO; server, client and bench use it.
         .target(name: "RESP"),
         // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
-        .target(name: "MultiRaft", dependencies: ["CZlib", "CCRC32C", "SystemClock"], swiftSettings: optimizedInDebug),
+        .target(name: "MultiRaft", dependencies: ["CZlib", "CCRC32C", "SystemClock"], swiftSettings: optimizedInDebug + [plantedBugs]),
         // Deterministic whole-cluster simulator of the Raft core, with safety checkers.
         .target(name: "RaftSimulator", dependencies: ["MultiRaft"], swiftSettings: optimizedInDebug),
         .executableTarget(
@@ -90,7 +94,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            swiftSettings: [plantedBugs]
         ),
         // The Swift client library (cluster-aware routing, retries, exactly-once writes) shared by
         // the admin CLI and users' programs. Plain POSIX sockets, no NIO, so it builds quickly.

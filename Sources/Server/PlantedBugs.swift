@@ -22,6 +22,9 @@ struct PlantedBugs: Sendable, Hashable {
     init() {}
 
     init(names: [String]) throws(StartupError) {
+        if !names.isEmpty && !PlantedBug.compiledIn {
+            throw StartupError("--unsafe-planted-bug: this build has no planted bugs (they are compiled only into debug builds and scripts/fault-test's build)")
+        }
         for name in names {
             if name == Self.skipWALName {
                 skipWAL = true

@@ -25,6 +25,9 @@ struct MyStoreSim: ParsableCommand {
         guard groups >= 1 && groups <= 64 else { throw ValidationError("--groups must be 1...64, got \(groups)") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         guard ticks >= 50 else { throw ValidationError("--ticks must be at least 50") }
+        if !plantBug.isEmpty && !PlantedBug.compiledIn {
+            throw ValidationError("this build has no planted bugs (they are compiled only into debug builds and scripts/fault-test's build)")
+        }
         for b in plantBug where PlantedBug(rawValue: b) == nil {
             throw ValidationError("unknown bug '\(b)'; known: \(PlantedBug.allCases.map(\.rawValue).joined(separator: ", "))")
         }

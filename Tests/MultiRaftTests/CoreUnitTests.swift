@@ -114,3 +114,43 @@ import Testing
         #expect(b.isFull)
     }
 }
+
+/// The invariant checks find what they are there for: each case breaks one rule on purpose.
+@Suite struct InvariantTests {
+    func log() -> RaftLog {
+        RaftLog(snapshotIndex: 3, snapshotTerm: 1, entries: [Entry(term: 1, index: 4, kind: .normal, data: []),
+                                                             Entry(term: 2, index: 5, kind: .normal, data: [])], committed: 4)
+    }
+
+    @Test func aHealthyLogAndProgressPass() {
+        #expect(log().invariantViolation() == nil)
+        var pr = Progress(next: 6, maxInflight: 4, maxInflightBytes: 0, isLearner: false)
+        #expect(pr.invariantViolation() == nil)
+        pr.becomeReplicate()
+        pr.sentEntries(count: 1, last: 6, bytes: 10)
+        #expect(pr.invariantViolation() == nil)
+    }
+
+    @Test func brokenLogsAreNamed() {
+        var l = log()
+        l.applied = 5  // applied beyond committed
+        #expect(l.invariantViolation()?.contains("applied 5, committed 4") == true)
+        l = log()
+        l.persisted = 6  // durable beyond what was handed out
+        #expect(l.invariantViolation()?.contains("persisted 6") == true)
+        let gap = RaftLog(snapshotIndex: 3, snapshotTerm: 1, entries: [Entry(term: 1, index: 4, kind: .normal, data: []),
+                                                                       Entry(term: 1, index: 6, kind: .normal, data: [])], committed: 4)
+        #expect(gap.invariantViolation()?.contains("gap") == true)
+        let falling = RaftLog(snapshotIndex: 3, snapshotTerm: 3, entries: [Entry(term: 2, index: 4, kind: .normal, data: [])], committed: 3)
+        #expect(falling.invariantViolation()?.contains("terms fall") == true)
+    }
+
+    @Test func brokenProgressIsNamed() {
+        var pr = Progress(next: 6, maxInflight: 4, maxInflightBytes: 0, isLearner: false)
+        pr.match = 6
+        #expect(pr.invariantViolation()?.contains("next 6 is not beyond match 6") == true)
+        pr = Progress(next: 6, maxInflight: 4, maxInflightBytes: 0, isLearner: false)
+        pr.inflights.add(6, bytes: 1)  // in flight while probing
+        #expect(pr.invariantViolation()?.contains("in flight in probe") == true)
+    }
+}

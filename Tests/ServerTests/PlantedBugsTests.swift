@@ -4,6 +4,14 @@ import Testing
 
 @Suite("Planted bugs (fault testing only)")
 struct PlantedBugsTests {
+    // The hooks are compiled into this (debug) build, or every planted-bug test below and in
+    // the simulator and fault suites would pass without testing anything. A release build has
+    // none, and refuses the flag (checked by hand: `mystore-server --unsafe-planted-bug ...`
+    // from `swift build -c release` fails at startup).
+    @Test func compiledIntoTestBuilds() {
+        #expect(PlantedBug.compiledIn)
+    }
+
     @Test func namesParse() throws {
         let bugs = try PlantedBugs(names: ["stale-read", "skip-wal"])
         #expect(bugs.raft == [.staleRead])

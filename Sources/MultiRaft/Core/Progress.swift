@@ -72,6 +72,7 @@ struct Progress: Sendable {
     mutating func becomeSnapshot(_ index: LogIndex) {
         reset(.snapshot)
         pendingSnapshot = index
+        checkInvariants("becomeSnapshot")
     }
 
     /// Records an acknowledgement up to `n`; returns whether `match` moved.
@@ -84,6 +85,7 @@ struct Progress: Sendable {
             stallTicks = 0
         }
         next = max(next, n + 1)
+        checkInvariants("maybeUpdate")
         return updated
     }
 
@@ -98,6 +100,7 @@ struct Progress: Sendable {
         if next == 0 || next - 1 != rejected { return false }
         next = max(min(rejected, matchHint + 1), match + 1)
         probeSent = false
+        checkInvariants("maybeDecrTo")
         return true
     }
 
@@ -114,6 +117,28 @@ struct Progress: Sendable {
         case .snapshot:
             break
         }
+        checkInvariants("sentEntries")
+    }
+}
+
+extension Progress {
+    /// What a follower's progress always holds, or nil:
+    /// - `next` is beyond `match` (the leader never resends what is known to match);
+    /// - only `.replicate` has appends in flight, only `.snapshot` a pending snapshot;
+    /// - the in-flight window never holds a negative byte count.
+    func invariantViolation() -> String? {
+        if next <= match { return "next \(next) is not beyond match \(match)" }
+        if state != .replicate && inflights.count != 0 { return "\(inflights.count) appends in flight in \(state)" }
+        if state != .snapshot && pendingSnapshot != 0 { return "pending snapshot \(pendingSnapshot) in \(state)" }
+        if inflights.bytes < 0 { return "\(inflights.bytes) bytes in flight" }
+        return nil
+    }
+
+    /// Stops a debug build whose progress broke an invariant; compiled out of release builds.
+    func checkInvariants(_ after: StaticString) {
+        #if DEBUG
+        if let problem = invariantViolation() { preconditionFailure("Progress after \(after): \(problem)") }
+        #endif
     }
 }
 

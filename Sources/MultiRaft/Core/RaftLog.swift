@@ -110,12 +110,14 @@ struct RaftLog: Sendable {
             persisted = min(persisted, first - 1)
         }
         entries.append(contentsOf: ents)
+        checkInvariants("append")
         return lastIndex
     }
 
     mutating func commit(to i: LogIndex) {
         let i = min(i, lastIndex)
         if i > committed { committed = i }
+        checkInvariants("commit")
     }
 
     /// Leader side: commit `i` if it is beyond the commit index and (unless the planted bug
@@ -137,6 +139,7 @@ struct RaftLog: Sendable {
         applied = index
         unstableFrom = index + 1
         persisted = min(persisted, index)
+        checkInvariants("restore")
     }
 
     /// Discards entries up to and including `index` (they are covered by a snapshot).
@@ -147,6 +150,7 @@ struct RaftLog: Sendable {
         entries.removeFirst(Int(index - snapshotIndex))
         snapshotIndex = index
         snapshotTerm = t
+        checkInvariants("compact")
     }
 
     /// Committed entries not yet handed to the application. They need not be durable here:
@@ -159,5 +163,34 @@ struct RaftLog: Sendable {
     var unstableEntries: [Entry] {
         guard unstableFrom <= lastIndex else { return [] }
         return slice(from: unstableFrom, through: lastIndex)
+    }
+
+    // MARK: - Invariants
+
+    /// What the log always holds, or nil. In O(1): the ends of `entries`, not every entry.
+    /// - the entries follow the snapshot without a gap, and terms never fall along the log;
+    /// - snapshotIndex <= applied <= committed <= lastIndex: nothing is applied before it is
+    ///   committed, and nothing compacted before it is applied;
+    /// - persisted < unstableFrom <= lastIndex + 1: only entries handed out can be durable.
+    func invariantViolation() -> String? {
+        if let first = entries.first, let last = entries.last {
+            if first.index != snapshotIndex + 1 { return "first entry \(first.index) does not follow the snapshot at \(snapshotIndex)" }
+            if last.index != lastIndex { return "last entry \(last.index) is not at \(lastIndex): the entries have a gap" }
+            if first.term < snapshotTerm || last.term < first.term { return "terms fall: snapshot \(snapshotTerm), first \(first.term), last \(last.term)" }
+        }
+        if !(snapshotIndex <= applied && applied <= committed && committed <= lastIndex) {
+            return "snapshot \(snapshotIndex), applied \(applied), committed \(committed), last \(lastIndex) out of order"
+        }
+        if !(persisted < unstableFrom && unstableFrom <= lastIndex + 1) {
+            return "persisted \(persisted), unstable from \(unstableFrom), last \(lastIndex) out of order"
+        }
+        return nil
+    }
+
+    /// Stops a debug build whose log broke an invariant; compiled out of release builds.
+    func checkInvariants(_ after: StaticString) {
+        #if DEBUG
+        if let problem = invariantViolation() { preconditionFailure("RaftLog after \(after): \(problem)") }
+        #endif
     }
 }

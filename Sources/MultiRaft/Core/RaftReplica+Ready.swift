@@ -44,6 +44,7 @@ extension RaftReplica {
         receivedSnapshot = nil
         rd.entries = log.unstableEntries
         log.unstableFrom = log.lastIndex + 1
+        log.checkInvariants("ready")
         rd.committedEntries = log.nextCommitted(maxBytes: settings.maxCommittedSizePerReady)
         // The send rule. A leader whose term and vote are durable sends its appends and
         // heartbeats at once: they carry nothing that depends on this Ready's write, and its
@@ -77,6 +78,7 @@ extension RaftReplica {
                 applyConfChange(e)
             }
         }
+        log.checkInvariants("advance")
         guard role == .leader else { return }
         // Leave an automatic joint configuration once it is applied.
         if configuration.isJoint && configuration.autoLeave && log.applied >= pendingConfIndex {
@@ -105,6 +107,7 @@ extension RaftReplica {
         if let last = mark.lastEntryIndex, log.matchTerm(last, mark.lastEntryTerm) {
             log.persisted = max(log.persisted, last)
         }
+        log.checkInvariants("persisted")
         guard role == .leader, progress[id] != nil else { return }
         _ = progress[id]!.maybeUpdate(log.persisted)
         if maybeCommit() { bcastAppend() }

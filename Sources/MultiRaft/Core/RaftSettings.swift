@@ -23,8 +23,8 @@ public struct RaftSettings: Sendable {
     public var maxCommittedSizePerReady = 16 << 20
     /// Ticks a follower may stay in snapshot state before the leader retries the transfer.
     public var snapshotTimeoutTicks = 100
-    /// Deliberate bugs for proving the checkers work. Empty in every production configuration:
-    /// nothing outside test and simulation code sets it.
+    /// Deliberate bugs for proving the checkers work. Honoured only by builds with the planted
+    /// bugs compiled in (`PlantedBug.compiledIn`); ignored by every other build.
     public var plantedBugs: Set<PlantedBug> = []
 
     public init(id: ReplicaID) { self.id = id }
@@ -39,4 +39,16 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     case forgetVote = "forget-vote"
     /// ReadIndex is answered without confirming leadership with a quorum.
     case staleRead = "stale-read"
+
+    /// Whether this build carries the planted bugs' hooks. They are compiled in only with
+    /// `MYSTORE_PLANTED_BUGS`, which debug builds (tests) and the fault-testing build
+    /// (`scripts/fault-test`, `scripts/fuzz`) define; a release build has none of them, and
+    /// the checks for them are constant false on its production paths.
+    public static var compiledIn: Bool {
+        #if MYSTORE_PLANTED_BUGS
+        true
+        #else
+        false
+        #endif
+    }
 }

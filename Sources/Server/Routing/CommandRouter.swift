@@ -127,7 +127,9 @@ final class CommandRouter: @unchecked Sendable {
                          sequence: UInt64, readOnly: Bool, hops: UInt8, deadline: Double, appended: Bool = false, reply: @escaping Reply) {
         let hasSession = clientID != 0 && sequence != 0
         let retry: @Sendable (_ appended: Bool) -> Void = { [self] appended in
+            #if MYSTORE_PLANTED_BUGS
             let appended = appended && !forgetsAppends
+            #endif
             guard monotonicSeconds() < deadline, hasSession || !appended else {
                 return reply(appended ? Self.uncertain(shard) : .error("TRYAGAIN shard \(shard.id.rawValue) has no reachable leader; retry"))
             }
