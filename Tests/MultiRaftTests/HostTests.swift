@@ -287,20 +287,28 @@ final class HostRig {
         for percent: UInt64 in [100, 0] {
             let dir = TempDir("host-bulky")
             defer { dir.cleanup() }
+            let rig = HostRig(.manualClock)
             var s = HostSettings()
             s.tickMillis = 10
             s.snapshotEntries = 10
             s.keepTrailingEntries = 5
             s.snapshotLogStatePercent = percent
+            s.clock = rig.manual!.now
             let wal = try WriteAheadLog(settings: WALSettings(directory: dir.path + "/wal"))
             let host = RaftHost(node: 1, settings: s, wal: wal, snapshotDirectory: dir.path + "/snap", transport: LoopbackTransport())
+            host.executor = rig.manual
             let machine = BulkyMachine()
             try host.addGroup(1, replica: 1, stateMachine: machine, nodeOf: [1: 1], bootstrapVoters: [1])
             host.start()
-            #expect(waitFor("leader") { host.status(of: 1)?.role == .leader })
-            for i in 0..<60 { #expect(propose([host], 1, "small write \(i)")) }
-            #expect(waitFor("applied") { (host.status(of: 1)?.appliedIndex ?? 0) >= 61 })
-            usleep(200_000)
+            #expect(rig.waitFor("leader") { host.status(of: 1)?.role == .leader })
+            for i in 0..<60 { #expect(rig.propose([host], 1, "small write \(i)")) }
+            #expect(rig.waitFor("applied") { (host.status(of: 1)?.appliedIndex ?? 0) >= 61 })
+            // Every snapshot due is written: none is being written, and none waits for a turn
+            // over a few more ticks (the passes run on this thread, so reading the host's
+            // counter between them is safe).
+            #expect(rig.waitFor("snapshots written") { host.snapshotWrites == 0 })
+            rig.manual!.advance(milliseconds: 100)
+            #expect(rig.waitFor("snapshots written") { host.snapshotWrites == 0 })
             host.stop()
             let taken = machine.snapshots.withLock { $0 }
             if percent == 100 {
