@@ -29,6 +29,13 @@ struct NodeConfig: Hashable, Sendable {
     var maxInlineBytes = 65_536
     /// Most client connections open at once; more are refused with an error. Default 10000.
     var maxConnections = 10_000
+    /// Most requests of one connection being executed at once; a client pipelining more has
+    /// the rest wait, decoded, and the node stops reading from it meanwhile. Default 128 (count).
+    var maxRequestsInFlight = 128
+    /// Most bytes of replies one connection may have waiting to be sent; a client that does
+    /// not read its replies is disconnected past this, as Redis's client-output-buffer-limit
+    /// does. 0 means no limit. Default 67108864 (bytes, 64 MiB).
+    var clientOutputBufferLimit = 64 << 20
     /// The HTTP endpoint (`/metrics`, `/health`, `/status`) listens on the node's host at its
     /// port plus this offset; 0 disables it. Default 1000 (port offset).
     var httpPortOffset = 1000
@@ -108,6 +115,8 @@ struct NodeConfig: Hashable, Sendable {
         .integer("max_request_args", 1...(1 << 24)) { $0.maxRequestArgs = $1 },
         .integer("max_inline_bytes", 64...(1 << 30)) { $0.maxInlineBytes = $1 },
         .integer("max_connections", 1...1_000_000) { $0.maxConnections = $1 },
+        .integer("max_requests_in_flight", 1...1_000_000) { $0.maxRequestsInFlight = $1 },
+        .integer("client_output_buffer_limit", 0...(1 << 40)) { $0.clientOutputBufferLimit = $1 },
         .integer("http_port_offset", 0...65_535) { $0.httpPortOffset = $1 },
         .integer("snapshot_entries", 1...(1 << 40)) { $0.snapshotEntries = $1 },
         .integer("snapshot_log_state_percent", 0...1_000_000) { $0.snapshotLogStatePercent = $1 },

@@ -4,8 +4,15 @@ import SystemClock
 /// Answers one client connection: decoded commands in, replies out, in request order even
 /// when data commands complete out of order (so pipelined requests get their replies in the
 /// order sent).
-final class RESPConnectionHandler: ChannelInboundHandler {
+///
+/// Backpressure bounds what one client costs: at most `RESPLimits.maxInFlight` of its requests
+/// execute at once, and none starts while its socket is not writable (it is not reading its
+/// replies); later requests wait decoded, and the node stops reading from the socket until
+/// they can run. A client whose unsent replies pass `RESPLimits.outputBufferLimit` anyway is
+/// disconnected, as Redis does past its client-output-buffer-limit.
+final class RESPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = RESPCommand
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let identity: ServerIdentity
@@ -22,17 +29,69 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// Inside `channelRead`: replies written now are flushed by `channelReadComplete`.
     private var reading = false
     private let metrics = NodeMetrics.shared
+    private let limits: RESPLimits
+    /// Decoded requests waiting to start (too many in flight, or the client not reading).
+    private var waiting = CircularBuffer<RESPCommand>()
+    /// A socket read the channel asked for while requests had to wait; done once they can run.
+    private var readHeld = false
+    /// Bytes of the replies in `finished` (done, waiting for an earlier one).
+    private var finishedBytes = 0
+    private var draining = false
 
-    init(identity: ServerIdentity, clientID: Int64, startedAt: ContinuousClock.Instant, router: CommandRouter? = nil) {
+    init(identity: ServerIdentity, clientID: Int64, startedAt: ContinuousClock.Instant, router: CommandRouter? = nil,
+         limits: RESPLimits = RESPLimits()) {
         self.identity = identity
         self.session = ClientSession(id: clientID)
         self.startedAt = startedAt
         self.router = router
+        self.limits = limits
+    }
+
+    /// Whether a new request must wait: the most are in flight, or the client is not taking
+    /// the replies it has.
+    private func mustWait(_ context: ChannelHandlerContext) -> Bool {
+        nextRequest - nextToWrite >= limits.maxInFlight || !context.channel.isWritable
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !session.isClosing else { return }
         let command = unwrapInboundIn(data)
+        if !waiting.isEmpty || mustWait(context) {
+            waiting.append(command)
+            return
+        }
+        start(command, context: context)
+    }
+
+    /// The channel asks for more input: held while requests wait.
+    func read(context: ChannelHandlerContext) {
+        if !waiting.isEmpty || mustWait(context) {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { drain(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Starts the waiting requests that may start now, then reads again once none waits.
+    private func drain(context: ChannelHandlerContext) {
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while !session.isClosing, !waiting.isEmpty, !mustWait(context) {
+            start(waiting.removeFirst(), context: context)
+        }
+        if readHeld, waiting.isEmpty, !mustWait(context), !session.isClosing {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func start(_ command: RESPCommand, context: ChannelHandlerContext) {
         let name = command.name
         let timer = metrics.requestTimer(name)
         let started = monotonicNanos()
@@ -64,9 +123,12 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     }
 
     private func finish(_ request: Int, _ value: RESPValue, context: ChannelHandlerContext, flush: Bool) {
+        guard !session.isClosing || closeAfter != nil else { return }
         finished[request] = value
+        finishedBytes += value.approximateBytes
         var wrote = false
         while let v = finished.removeValue(forKey: nextToWrite) {
+            finishedBytes -= v.approximateBytes
             var buffer = context.channel.allocator.buffer(capacity: 64)
             buffer.writeRESPValue(v)
             context.write(wrapOutboundOut(buffer), promise: nil)
@@ -83,6 +145,21 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             nextToWrite += 1
         }
         if wrote && flush { context.flush() }
+        if overOutputLimit(context) { return }
+        if !waiting.isEmpty || readHeld { drain(context: context) }
+    }
+
+    /// Disconnects a client whose unsent replies passed the output limit; returns whether it did.
+    private func overOutputLimit(_ context: ChannelHandlerContext) -> Bool {
+        guard limits.outputBufferLimit > 0, !context.channel.isWritable || finishedBytes > 0 else { return false }
+        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        guard buffered + finishedBytes > limits.outputBufferLimit else { return false }
+        session.isClosing = true
+        waiting.removeAll()
+        finished = [:]
+        metrics.clientsClosedForOutput.increment()
+        context.close(promise: nil)
+        return true
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

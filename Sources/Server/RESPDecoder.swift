@@ -10,12 +10,18 @@ struct RESPLimits: Hashable, Sendable {
     var maxArguments = 65_536
     /// Longest inline command line. Default 64 KiB (bytes).
     var maxInlineBytes = 65_536
+    /// Most requests of one connection executed at once (see `NodeConfig.maxRequestsInFlight`).
+    var maxInFlight = 128
+    /// Most reply bytes waiting to be sent before the client is disconnected; 0: no limit.
+    var outputBufferLimit = 64 << 20
 
     /// The limits a node's config asks for.
     init(_ config: NodeConfig) {
         maxRequestBytes = config.maxRequestBytes
         maxArguments = config.maxRequestArgs
         maxInlineBytes = config.maxInlineBytes
+        maxInFlight = config.maxRequestsInFlight
+        outputBufferLimit = config.clientOutputBufferLimit
     }
 
     /// Limits with explicit values (defaults as documented above).

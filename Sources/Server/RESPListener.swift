@@ -35,7 +35,7 @@ struct RESPListener {
                     channel.closeFuture.whenComplete { _ in connections.closed() }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(
-                        RESPConnectionHandler(identity: identity, clientID: clientID, startedAt: startedAt, router: router)
+                        RESPConnectionHandler(identity: identity, clientID: clientID, startedAt: startedAt, router: router, limits: limits)
                     )
                 }
             }

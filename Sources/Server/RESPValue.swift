@@ -25,6 +25,17 @@ enum RESPValue: Hashable, Sendable {
     /// The `+OK` status.
     static let ok = RESPValue.simpleString("OK")
 
+    /// About how many bytes the value holds (its payloads; framing left out), for the bound on
+    /// a connection's unsent replies.
+    var approximateBytes: Int {
+        switch self {
+        case .simpleString(let text), .error(let text): text.utf8.count
+        case .integer, .null: 8
+        case .bulkString(let bytes), .raw(let bytes): bytes.readableBytes
+        case .array(let elements): elements.reduce(8) { $0 + $1.approximateBytes }
+        }
+    }
+
     /// A reply forwarded from another node (`.raw` wire bytes) parsed back into a value, when
     /// the bytes are exactly one well-formed reply; any other value as it is.
     var parsedIfRaw: RESPValue {

@@ -29,6 +29,8 @@ final class NodeMetrics: Sendable {
     let walFsyncs: CoreMetrics.Counter
     let walRecords: CoreMetrics.Counter
     let walFsyncSeconds: CoreMetrics.Timer
+    /// Clients disconnected for not reading their replies (`client_output_buffer_limit`).
+    let clientsClosedForOutput: CoreMetrics.Counter
     private let requestTimers: [String: CoreMetrics.Timer]
     private let otherRequests: CoreMetrics.Timer
     private let proposals = NIOLockedValueBox<[Int: CoreMetrics.Counter]>([:])
@@ -68,6 +70,7 @@ final class NodeMetrics: Sendable {
         ]
         self.factory = factory
         walFsyncs = CoreMetrics.Counter(label: "mystore_wal_fsyncs_total", factory: factory)
+        clientsClosedForOutput = CoreMetrics.Counter(label: "mystore_clients_closed_output_limit_total", factory: factory)
         walRecords = CoreMetrics.Counter(label: "mystore_wal_records_total", factory: factory)
         walFsyncSeconds = CoreMetrics.Timer(label: "mystore_wal_fsync_seconds", factory: factory)
         var timers: [String: CoreMetrics.Timer] = [:]
