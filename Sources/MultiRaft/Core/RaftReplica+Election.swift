@@ -1,4 +1,26 @@
 extension RaftReplica {
+    /// Where a vote is decided (Raft §5.2, §5.4.1; thesis §9.6 for pre-votes): granted to a
+    /// candidate this replica already voted for, or to any when it has not voted and knows no
+    /// leader (a pre-vote for a later term too), and only if the candidate's log is at least as
+    /// up to date as ours. Called by `step` once the message's term has been dealt with.
+    mutating func handleVoteRequest(_ m: Message) {
+        let canVote = vote == m.from
+            || (vote == 0 && leader == 0)
+            || (m.kind == .preVote && m.term > term)
+        var r = Message(kind: m.kind == .vote ? .voteResponse : .preVoteResponse, to: m.from)
+        if canVote && log.isUpToDate(lastIndex: m.index, term: m.logTerm) {
+            // Answer with the candidate's term so it counts the vote in the right campaign.
+            r.term = m.term
+            if m.kind == .vote {
+                electionElapsed = 0
+                vote = m.from
+            }
+        } else {
+            r.reject = true
+        }
+        send(r)
+    }
+
     mutating func tickElection() {
         electionElapsed += 1
         if isPromotable && electionElapsed >= randomizedElectionTimeout {

@@ -61,24 +61,6 @@ extension RaftReplica {
         send(f)
     }
 
-    private mutating func handleVoteRequest(_ m: Message) {
-        let canVote = vote == m.from
-            || (vote == 0 && leader == 0)
-            || (m.kind == .preVote && m.term > term)
-        var r = Message(kind: m.kind == .vote ? .voteResponse : .preVoteResponse, to: m.from)
-        if canVote && log.isUpToDate(lastIndex: m.index, term: m.logTerm) {
-            // Answer with the candidate's term so it counts the vote in the right campaign.
-            r.term = m.term
-            if m.kind == .vote {
-                electionElapsed = 0
-                vote = m.from
-            }
-        } else {
-            r.reject = true
-        }
-        send(r)
-    }
-
     mutating func handlePropose(_ m: Message) -> Result<Void, RaftError> {
         guard !m.entries.isEmpty else { return .failure(.proposalDropped("empty proposal")) }
         switch role {
