@@ -29,6 +29,9 @@ struct NodeConfig: Hashable, Sendable {
     var maxInlineBytes = 65_536
     /// Most client connections open at once; more are refused with an error. Default 10000.
     var maxConnections = 10_000
+    /// How long a graceful stop (SIGTERM, SIGINT) may take: it hands this node's leaderships to
+    /// other replicas and finishes the requests in flight, then exits. Default 10000 (ms).
+    var shutdownTimeoutMilliseconds = 10_000
     /// Most requests of one connection being executed at once; a client pipelining more has
     /// the rest wait, decoded, and the node stops reading from it meanwhile. Default 128 (count).
     var maxRequestsInFlight = 128
@@ -116,6 +119,7 @@ struct NodeConfig: Hashable, Sendable {
         .integer("max_inline_bytes", 64...(1 << 30)) { $0.maxInlineBytes = $1 },
         .integer("max_connections", 1...1_000_000) { $0.maxConnections = $1 },
         .integer("max_requests_in_flight", 1...1_000_000) { $0.maxRequestsInFlight = $1 },
+        .integer("shutdown_timeout_ms", 0...3_600_000) { $0.shutdownTimeoutMilliseconds = $1 },
         .integer("client_output_buffer_limit", 0...(1 << 40)) { $0.clientOutputBufferLimit = $1 },
         .integer("http_port_offset", 0...65_535) { $0.httpPortOffset = $1 },
         .integer("snapshot_entries", 1...(1 << 40)) { $0.snapshotEntries = $1 },

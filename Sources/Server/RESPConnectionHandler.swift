@@ -1,5 +1,10 @@
 import NIOCore
+import Synchronization
 import SystemClock
+
+/// Requests of every client connection started and not yet answered (a graceful stop waits
+/// for them).
+let requestsInFlight = Atomic<Int>(0)
 
 /// Answers one client connection: decoded commands in, replies out, in request order even
 /// when data commands complete out of order (so pipelined requests get their replies in the
@@ -92,6 +97,7 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func start(_ command: RESPCommand, context: ChannelHandlerContext) {
+        requestsInFlight.add(1, ordering: .relaxed)
         let name = command.name
         let timer = metrics.requestTimer(name)
         let started = monotonicNanos()
@@ -123,6 +129,7 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func finish(_ request: Int, _ value: RESPValue, context: ChannelHandlerContext, flush: Bool) {
+        requestsInFlight.subtract(1, ordering: .relaxed)
         guard !session.isClosing || closeAfter != nil else { return }
         finished[request] = value
         finishedBytes += value.approximateBytes

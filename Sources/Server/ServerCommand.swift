@@ -1,4 +1,6 @@
 import ArgumentParser
+import MultiRaft
+import SystemClock
 import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
@@ -160,20 +162,52 @@ struct ServerCommand: AsyncParsableCommand {
             }
         }
 
+        let stopping = NIOLockedValueBox(false)
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
-            Console.out("mystore-server: received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
+            let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+            if stopping.withLockedValue({ s in defer { s = true }; return s }) {
+                Console.out("mystore-server: received \(name) again, exiting at once")
+                Glibc.exit(1)
+            }
+            Console.out("mystore-server: received \(name), stopping gracefully (within shutdown_timeout_ms = \(plan.config.shutdownTimeoutMilliseconds))")
             listener.channel.close(promise: nil)
         }
         let httpNote = http == nil ? "" : ", HTTP on port \(httpPort)"
         Console.out("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory), allocator \(Allocator.name)")
 
         try? await listener.channel.closeFuture.get()
+        await Self.handOver(node.host, timeoutMillis: plan.config.shutdownTimeoutMilliseconds)
         signals.cancel()
         try? await http?.channel.close()
         hostRunning.withLockedValue { $0 = false }
         node.stop()
         try? await group.shutdownGracefully()
         Console.out("mystore-server: stopped")
+    }
+
+    /// The graceful part of a stop, once no new client is accepted: hands every leadership this
+    /// node holds to another replica (asking again every half second, as a transfer to a
+    /// lagging replica may be abandoned), then waits for the requests in flight, all within
+    /// `timeoutMillis`.
+    static func handOver(_ host: RaftHost, timeoutMillis: Int) async {
+        let deadline = monotonicSeconds() + Double(timeoutMillis) / 1000
+        var nextAsk = 0.0
+        var led = host.status().filter { $0.role == .leader }.count
+        let ledAtStart = led
+        while led > 0 && monotonicSeconds() < deadline {
+            if monotonicSeconds() >= nextAsk {
+                host.transferLeadershipsAway { _ in }
+                nextAsk = monotonicSeconds() + 0.5
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+            led = host.status().filter { $0.role == .leader }.count
+        }
+        while requestsInFlight.load(ordering: .relaxed) > 0 && monotonicSeconds() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let inFlight = requestsInFlight.load(ordering: .relaxed)
+        Console.out("mystore-server: handed over \(ledAtStart - led) of \(ledAtStart) leaderships"
+                    + (led > 0 ? " (\(led) still led at the timeout)" : "") + (inFlight > 0 ? ", \(inFlight) requests unanswered" : ""))
     }
 
     /// A bind or resolution error as the operator should read it.
