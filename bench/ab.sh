@@ -56,8 +56,11 @@ start_cluster() {
   rm -rf "$dir"
   mkdir -p "$dir"
   printf '127.0.0.1:17601\n127.0.0.1:17602\n127.0.0.1:17603\n' > "$dir/membership"
+  # An empty config file: both builds run with their defaults (an older build would refuse
+  # settings this checkout's config/mystore.conf added since).
+  : > "$dir/empty.conf"
   for port in 17601 17602 17603; do
-    "$bin/mystore-server" --self "127.0.0.1:$port" --membership "$dir/membership" --data-dir "$dir/n$port" \
+    "$bin/mystore-server" --self "127.0.0.1:$port" --membership "$dir/membership" --config "$dir/empty.conf" --data-dir "$dir/n$port" \
       --set shard_count="$SHARDS" --set peer_port_offset=300 --set http_port_offset=150 > "$dir/n$port.log" 2>&1 < /dev/null &
     PIDS+=($!)
   done
