@@ -192,7 +192,9 @@ struct ServerCommand: AsyncParsableCommand {
     static func handOver(_ host: RaftHost, timeoutMillis: Int) async {
         let deadline = monotonicSeconds() + Double(timeoutMillis) / 1000
         var nextAsk = 0.0
-        var led = host.status().filter { $0.role == .leader }.count
+        // Only a group with another voter can be handed over (a one-replica shard cannot).
+        let handable: @Sendable () -> Int = { host.status().filter { $0.role == .leader && $0.voters.count > 1 }.count }
+        var led = handable()
         let ledAtStart = led
         while led > 0 && monotonicSeconds() < deadline {
             if monotonicSeconds() >= nextAsk {
@@ -200,7 +202,7 @@ struct ServerCommand: AsyncParsableCommand {
                 nextAsk = monotonicSeconds() + 0.5
             }
             try? await Task.sleep(for: .milliseconds(20))
-            led = host.status().filter { $0.role == .leader }.count
+            led = handable()
         }
         while requestsInFlight.load(ordering: .relaxed) > 0 && monotonicSeconds() < deadline {
             try? await Task.sleep(for: .milliseconds(10))
