@@ -132,10 +132,12 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         requestsInFlight.subtract(1, ordering: .relaxed)
         guard !session.isClosing || closeAfter != nil else { return }
         finished[request] = value
-        finishedBytes += value.approximateBytes
+        // Only a reply that waits for an earlier one is counted (the usual in-order reply
+        // leaves at once, and is never sized).
+        if request != nextToWrite { finishedBytes += value.approximateBytes }
         var wrote = false
         while let v = finished.removeValue(forKey: nextToWrite) {
-            finishedBytes -= v.approximateBytes
+            if nextToWrite != request { finishedBytes -= v.approximateBytes }
             var buffer = context.channel.allocator.buffer(capacity: 64)
             buffer.writeRESPValue(v)
             context.write(wrapOutboundOut(buffer), promise: nil)

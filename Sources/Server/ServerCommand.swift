@@ -198,7 +198,7 @@ struct ServerCommand: AsyncParsableCommand {
         let ledAtStart = led
         while led > 0 && monotonicSeconds() < deadline {
             if monotonicSeconds() >= nextAsk {
-                host.transferLeadershipsAway { _ in }
+                host.transferLeadershipsAway()
                 nextAsk = monotonicSeconds() + 0.5
             }
             try? await Task.sleep(for: .milliseconds(20))

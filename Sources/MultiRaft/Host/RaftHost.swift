@@ -236,19 +236,16 @@ public final class RaftHost: @unchecked Sendable {
     /// Hands every leadership this node holds to another voter of the group that answered within
     /// an election timeout, the most caught-up one (a lagging one is caught up first, see
     /// `RaftReplica.transferLeadership`), for a graceful stop. A voter that stopped answering
-    /// (a node stopped just before) is passed over. `completion` gets the transfers started.
-    public func transferLeadershipsAway(completion: @escaping @Sendable (Int) -> Void) {
+    /// (a node stopped just before) is passed over.
+    public func transferLeadershipsAway() {
         call { host in
-            var started = 0
             for gid in host.groups.keys.sorted() {
                 let g = host.groups[gid]!
                 guard g.core.role == .leader, g.core.leadTransferee == 0 else { continue }
                 let others = g.core.configuration.voters.subtracting([g.replica]).filter { g.core.isRecentlyActive($0) }.sorted()
                 guard let target = others.max(by: { (g.core.matchIndex(of: $0) ?? 0) < (g.core.matchIndex(of: $1) ?? 0) }) else { continue }
                 g.core.transferLeadership(to: target)
-                started += 1
             }
-            completion(started)
         }
     }
 
