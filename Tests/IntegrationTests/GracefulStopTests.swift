@@ -47,9 +47,19 @@ final class WriterState: @unchecked Sendable {
         let thread = Thread {
             var i = 0
             while !state.done.load(ordering: .relaxed) && i < 200_000 {
-                let replies = (try? state.connection.pipeline((0..<16).map { [bytes("SET"), bytes("key:\(i + $0)"), bytes("v\(i + $0)")] })) ?? []
+                let batch = (0..<16).map { [bytes("SET"), bytes("key:\(i + $0)"), bytes("v\(i + $0)")] }
+                let replies = (try? state.connection.pipeline(batch)) ?? []
                 if replies.count != 16 { state.failures.withLock { $0.append("connection failed at \(i)") }; return }
-                for r in replies where r != .simpleString("OK") { state.failures.withLock { $0.append(String(describing: r)) } }
+                for (k, r) in replies.enumerated() where r != .simpleString("OK") {
+                    // TRYAGAIN says "not executed, retry" (a forward that met the moving leadership
+                    // too many hops in a row); a client retries it, as Redis Cluster clients do.
+                    var reply = r
+                    for _ in 0..<3 where reply.errorMessage?.hasPrefix("TRYAGAIN") == true {
+                        Thread.sleep(forTimeInterval: 0.05)
+                        reply = (try? state.connection.send(batch[k])) ?? reply
+                    }
+                    if reply != .simpleString("OK") { state.failures.withLock { $0.append(String(describing: reply)) } }
+                }
                 state.writes.add(16, ordering: .relaxed)
                 i += 16
             }
