@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // System zlib (Debian: zlib1g-dev); used by the snapshot format.
@@ -46,11 +47,14 @@ let package = Package(
         // The package's one clock (monotonic and wall): the lowest target every timing user
         // shares, MultiRaft's host and storage and the linearizability checker included.
         .target(name: "SystemClock"),
+        // The project's swift-log handler (text or JSON lines, `log_level` / `log_format`) and
+        // a rate limiter for high-rate events; the node, the CLI and the tools install it.
+        .target(name: "NodeLogging", dependencies: ["SystemClock", .product(name: "Logging", package: "swift-log")]),
         // RESP2, the Redis protocol: the reply value, the one parser (requests and replies, with
         // limits) and the encoder. Pure bytes, no sockets or NIO; server, client and bench use it.
         .target(name: "RESP"),
         // Raft core (pure), storage and host protocols. No keys, shards, RESP or sockets.
-        .target(name: "MultiRaft", dependencies: ["CZlib", "CCRC32C", "SystemClock"], swiftSettings: optimizedInDebug + [plantedBugs]),
+        .target(name: "MultiRaft", dependencies: ["CZlib", "CCRC32C", "SystemClock", .product(name: "Logging", package: "swift-log")], swiftSettings: optimizedInDebug + [plantedBugs]),
         // Deterministic whole-cluster simulator of the Raft core, with safety checkers.
         .target(name: "RaftSimulator", dependencies: ["MultiRaft"], swiftSettings: optimizedInDebug),
         .executableTarget(
@@ -87,6 +91,8 @@ let package = Package(
                 "MyStoreClient",
                 "RESP",
                 "SystemClock",
+                "NodeLogging",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -99,10 +105,11 @@ let package = Package(
         ),
         // The Swift client library (cluster-aware routing, retries, exactly-once writes) shared by
         // the admin CLI and users' programs. Plain POSIX sockets, no NIO, so it builds quickly.
-        .target(name: "MyStoreClient", dependencies: ["ShardRouter", "RESP"]),
+        .target(name: "MyStoreClient", dependencies: ["ShardRouter", "RESP", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "Admin",
-            dependencies: ["ShardRouter", "MyStoreClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ShardRouter", "MyStoreClient", "NodeLogging", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Linearizability checker for recorded client histories (pure; only the clock, for its time budget).
         .target(name: "Linearizability", dependencies: ["SystemClock"], swiftSettings: optimizedInDebug),
@@ -114,6 +121,7 @@ let package = Package(
         ),
         .testTarget(name: "MultiRaftTests", dependencies: ["MultiRaft", "SystemClock"], exclude: ["testdata"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
+        .testTarget(name: "NodeLoggingTests", dependencies: ["NodeLogging", .product(name: "Logging", package: "swift-log")]),
         // Seeded mutation fuzzing of every decoder of outside input (scripts/fuzz for long runs).
         .testTarget(
             name: "FuzzTests",

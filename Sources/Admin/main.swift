@@ -1,6 +1,13 @@
 import ArgumentParser
 import Foundation
+import Logging
+import NodeLogging
 import MyStoreClient
+
+// Diagnostics (redirects followed, retries, reconnects) go to stderr through swift-log at
+// MYSTORE_LOG_LEVEL (default warning); results go to stdout.
+let logLevel = ProcessInfo.processInfo.environment["MYSTORE_LOG_LEVEL"].flatMap { Logger.Level(name: $0) } ?? .warning
+NodeLogHandler.bootstrap(level: logLevel, format: .text, node: nil, sink: .standardError)
 
 // Every failure is one line on stderr and a non-zero exit; --help and --version as usual.
 do {

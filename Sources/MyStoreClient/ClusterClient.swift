@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Logging
 import ShardRouter
 
 /// A cluster-aware MyStore client. It caches the slot map (`CLUSTER SLOTS`), sends each
@@ -28,6 +29,9 @@ public final class ClusterClient {
     /// Rotates the node picked when no map says where to go, past nodes that failed.
     private var fallbackCursor = 0
     private var random = SystemRandomNumberGenerator()
+    /// Redirects followed, retries and reconnects are logged here at debug level (the
+    /// program's swift-log bootstrap decides where they go).
+    public var logger = Logger(label: "mystore.client")
 
     /// A client that learns the cluster from `seeds` (at least one).
     public init(seeds: [NodeAddress], settings: ClusterSettings = ClusterSettings()) throws(ClientError) {
@@ -104,6 +108,7 @@ public final class ClusterClient {
                         mapIsStale = true
                         refreshed = false
                     }
+                    logger.debug("following \(message)")
                     redirect = next
                     continue
                 }
@@ -127,6 +132,7 @@ public final class ClusterClient {
             guard (attempts < settings.retry.maxAttempts) && (remaining > .zero) else {
                 throw ClientError.retriesExhausted(attempts: attempts, elapsedSeconds: (ContinuousClock.now - started).seconds, last: failure)
             }
+            logger.debug("retrying after attempt \(attempts) on \(node): \(failure)")
             pause(min(settings.retry.backoff(afterAttempt: attempts, using: &random), remaining))
         }
     }

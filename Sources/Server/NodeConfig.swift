@@ -1,3 +1,6 @@
+import Logging
+import NodeLogging
+
 /// Every setting of one `mystore-server` node, with its default. Read from
 /// `config/mystore.conf`, then `MYSTORE_<KEY>` environment variables, then `--set key=value`
 /// flags, each overriding the one before (see ``NodeConfig/load(file:environment:overrides:)``).
@@ -94,6 +97,12 @@ struct NodeConfig: Hashable, Sendable {
     /// reads and writes, so requests, replies and Raft messages change threads only for the
     /// WAL sync) or `auto`: `event_loop` with one I/O thread, else `thread`. Default auto.
     var raftHost = RaftHostPlacement.auto
+    /// Least severe level logged: trace, debug, info, notice, warning, error or critical.
+    /// Default info.
+    var logLevel = Logger.Level.info
+    /// `text` (one line per event, for people) or `json` (one object per line with timestamp,
+    /// level, node, logger, message and metadata such as group). Default text.
+    var logFormat = LogFormat.text
 
     /// Whether the Raft host runs on an event loop (`raft_host`, `auto` resolved).
     var raftOnEventLoop: Bool {
@@ -140,6 +149,16 @@ struct NodeConfig: Hashable, Sendable {
         NodeConfigSetting(key: "raft_host", expected: "auto, thread or event_loop") { config, text in
             guard let p = RaftHostPlacement(rawValue: text) else { return false }
             config.raftHost = p
+            return true
+        },
+        NodeConfigSetting(key: "log_level", expected: "trace, debug, info, notice, warning, error or critical") { config, text in
+            guard let level = Logger.Level(name: text) else { return false }
+            config.logLevel = level
+            return true
+        },
+        NodeConfigSetting(key: "log_format", expected: "text or json") { config, text in
+            guard let format = LogFormat(rawValue: text) else { return false }
+            config.logFormat = format
             return true
         },
         NodeConfigSetting(key: "client_redirects", expected: "forward or moved") { config, text in

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import Synchronization
 import SystemClock
@@ -167,6 +168,9 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         waiting.removeAll()
         finished = [:]
         metrics.clientsClosedForOutput.increment()
+        Logs.clients.limited(Logs.limiter, key: "output-limit", .warning,
+                             "closed a client whose unread replies passed client_output_buffer_limit (\(limits.outputBufferLimit) bytes)",
+                             metadata: ["client": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")", "id": "\(session.id)"])
         context.close(promise: nil)
         return true
     }
@@ -184,6 +188,8 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
+        Logs.clients.limited(Logs.limiter, key: "protocol-error", .info, "closed a client after a protocol error: \(protocolError.description)",
+                             metadata: ["client": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")", "id": "\(session.id)"])
         var buffer = context.channel.allocator.buffer(capacity: 64)
         buffer.writeRESPValue(.error("ERR \(protocolError.description)"))
         let channel = context.channel

@@ -1,3 +1,4 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -27,11 +28,15 @@ struct RESPListener {
                 channel.eventLoop.makeCompletedFuture {
                     guard let clientID = connections.open() else {
                         // Over the limit: tell the client why, then hang up.
+                        Logs.clients.limited(Logs.limiter, key: "max-connections", .warning,
+                                             "refused a client: max_connections (\(maxConnections)) reached",
+                                             metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
                         var buffer = channel.allocator.buffer(capacity: 64)
                         buffer.writeRESPValue(.error("ERR max number of clients reached (max_connections is \(maxConnections))"))
                         channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
                         return
                     }
+                    Logs.clients.debug("accepted a client", metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")", "id": "\(clientID)"])
                     channel.closeFuture.whenComplete { _ in connections.closed() }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(

@@ -1,5 +1,7 @@
+import Logging
 import ArgumentParser
 import MultiRaft
+import NodeLogging
 import SystemClock
 import Dispatch
 import NIOConcurrencyHelpers
@@ -79,11 +81,12 @@ struct ServerCommand: AsyncParsableCommand {
             }
             plan = relaxed
         }
+        NodeLogHandler.bootstrap(level: plan.config.logLevel, format: plan.config.logFormat, node: plan.selfAddress.description)
         let plantedBugs = try PlantedBugs(names: plantedBugNames)
         plan.plantedBugs = plantedBugs
         if !plantedBugs.isEmpty {
-            Console.error(plantedBugs.warning)
-            Console.out(plantedBugs.warning)
+            writeAll(plantedBugs.warning + "\n", to: 2)
+            Logs.server.critical("\(plantedBugs.warning)")
         }
         try LocalFiles.prepareDirectory(plan.dataDirectory, what: "data directory")
         let existing = try NodeIdentity.read(directory: plan.dataDirectory)
@@ -166,14 +169,14 @@ struct ServerCommand: AsyncParsableCommand {
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
             let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
             if stopping.withLockedValue({ s in defer { s = true }; return s }) {
-                Console.out("mystore-server: received \(name) again, exiting at once")
+                Logs.server.notice("received \(name) again, exiting at once")
                 Glibc.exit(1)
             }
-            Console.out("mystore-server: received \(name), stopping gracefully (within shutdown_timeout_ms = \(plan.config.shutdownTimeoutMilliseconds))")
+            Logs.server.notice("received \(name), stopping gracefully (within shutdown_timeout_ms = \(plan.config.shutdownTimeoutMilliseconds))")
             listener.channel.close(promise: nil)
         }
         let httpNote = http == nil ? "" : ", HTTP on port \(httpPort)"
-        Console.out("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory), allocator \(Allocator.name)")
+        Logs.server.notice("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory), allocator \(Allocator.name)")
 
         try? await listener.channel.closeFuture.get()
         await Self.handOver(node.host, timeoutMillis: plan.config.shutdownTimeoutMilliseconds)
@@ -182,7 +185,7 @@ struct ServerCommand: AsyncParsableCommand {
         hostRunning.withLockedValue { $0 = false }
         node.stop()
         try? await group.shutdownGracefully()
-        Console.out("mystore-server: stopped")
+        Logs.server.notice("stopped")
     }
 
     /// The graceful part of a stop, once no new client is accepted: hands every leadership this
@@ -208,8 +211,9 @@ struct ServerCommand: AsyncParsableCommand {
             try? await Task.sleep(for: .milliseconds(10))
         }
         let inFlight = requestsInFlight.load(ordering: .relaxed)
-        Console.out("mystore-server: handed over \(ledAtStart - led) of \(ledAtStart) leaderships"
-                    + (led > 0 ? " (\(led) still led at the timeout)" : "") + (inFlight > 0 ? ", \(inFlight) requests unanswered" : ""))
+        let text = "handed over \(ledAtStart - led) of \(ledAtStart) leaderships"
+            + (led > 0 ? " (\(led) still led at the timeout)" : "") + (inFlight > 0 ? ", \(inFlight) requests unanswered" : "")
+        Logs.server.notice("\(text)")
     }
 
     /// A bind or resolution error as the operator should read it.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import NodeLogging
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,12 +12,12 @@ do {
     let command = try ServerCommand.parse()
     try await command.start()
 } catch let error as StartupError {
-    Console.error("mystore-server: \(error)")
+    writeAll("mystore-server: \(error)\n", to: 2)
     exit(1)
 } catch {
     let code = ServerCommand.exitCode(for: error)
     if code == .success { ServerCommand.exit(withError: error) }
     let message = ServerCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-    Console.error("mystore-server: \(message)")
+    writeAll("mystore-server: \(message)\n", to: 2)
     exit(code == .success ? 1 : code.rawValue)
 }

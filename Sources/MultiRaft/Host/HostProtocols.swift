@@ -1,3 +1,4 @@
+import Logging
 import SystemClock
 
 /// Identifies a node of the cluster to the host (the server maps it to an address).
@@ -150,6 +151,13 @@ public struct HostSettings: Sendable {
     /// messages and writes); not waiting longer means a slow fdatasync here holds back
     /// nothing that the other replicas can commit. 0: never wait.
     public var walWaitMicros = 2_000
+    /// Where the host logs what an operator needs to know: leader and configuration changes
+    /// per group (info), replicas created and destroyed, snapshots sent and received (info,
+    /// with sizes), and failures (warning). Every line carries the group's id as `group`.
+    /// The default drops everything: the embedding program decides where logs go.
+    public var logger = Logger(label: "mystore.raft") { _ in SwiftLogNoOpLogHandler() }
+    /// How log lines name a node (the embedding program knows its address).
+    public var describeNode: @Sendable (NodeID) -> String = { "node \($0)" }
 
     public init() {}
 }

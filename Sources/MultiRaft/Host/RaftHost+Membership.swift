@@ -1,3 +1,4 @@
+import Logging
 extension RaftHost {
     /// Creates the replica a leader's message is addressed to, when this node does not host
     /// the group yet: a replica being added (as a learner) to the group. Only messages that a
@@ -15,12 +16,12 @@ extension RaftHost {
             try FileSystem.writeDurably(Array("\(m.to)\n".utf8), to: replicaFile(gid))
             try addGroup(gid, replica: m.to, stateMachine: stateMachine, nodeOf: [:], bootstrapVoters: [])
         } catch {
-            note("cannot create replica \(m.to) of group \(gid): \(error)")
+            log(.warning, gid, "cannot create replica \(m.to) of group \(gid): \(error)")
             return nil
         }
         let g = groups[gid]!
         publishStatus(g)
-        note("created replica \(m.to) of group \(gid), contacted by replica \(m.from) of term \(m.term)")
+        log(.info, gid, "created replica \(m.to) of group \(gid), contacted by replica \(m.from) of term \(m.term)")
         return g
     }
 
@@ -50,7 +51,7 @@ extension RaftHost {
         tombstones[g.id] = g.core.id
         groups[g.id] = nil
         forgetStatus(g.id)
-        note("replica \(g.core.id) of group \(g.id) destroyed: \(reason)")
+        log(.info, g.id, "replica \(g.core.id) of group \(g.id) destroyed: \(reason)")
     }
 
     /// Streams the snapshot file a snapshot message refers to. One transfer per follower at a
@@ -63,14 +64,19 @@ extension RaftHost {
         let path = snapshots.snapshot(group: g.id, index: snap.metadata.index)
         g.snapshotsSending.insert(m.to)
         snapshotSends += 1
-        let gid = g.id, to = m.to
+        let gid = g.id, to = m.to, index = snap.metadata.index
         transport.sendSnapshot(group: g.id, message: m, file: path, to: dest) { [weak self] ok in
             self?.call { host in
                 host.snapshotSends -= 1
                 guard let g = host.groups[gid] else { return }
                 g.snapshotsSending.remove(to)
                 g.core.reportSnapshot(to: to, success: ok)
-                if !ok { host.note("snapshot of group \(gid) to replica \(to) failed; the leader retries") }
+                if ok {
+                    host.log(.info, gid, "sent the snapshot of group \(gid) at index \(index) to replica \(to)",
+                             ["bytes": .stringConvertible(FileSystem.size(of: path) ?? 0), "index": .stringConvertible(index.rawValue)])
+                } else {
+                    host.log(.warning, gid, "snapshot of group \(gid) to replica \(to) failed; the leader retries")
+                }
             }
         }
     }
@@ -82,15 +88,17 @@ extension RaftHost {
         do {
             let reader = try SnapshotReader(path: file)
             guard reader.group == g.id, reader.metadata == snap.metadata else {
-                note("streamed snapshot for group \(g.id) does not match its message; dropped")
+                log(.warning, g.id, "streamed snapshot for group \(g.id) does not match its message; dropped")
                 return false
             }
             let path = snapshots.snapshot(group: g.id, index: snap.metadata.index)
             try FileSystem.rename(file, path)
             try FileSystem.syncDirectory(snapshotDirectory)
+            log(.info, g.id, "received a snapshot of group \(g.id) at index \(snap.metadata.index)",
+                ["bytes": .stringConvertible(FileSystem.size(of: path) ?? 0), "index": .stringConvertible(snap.metadata.index.rawValue)])
             return true
         } catch {
-            note("streamed snapshot for group \(g.id) rejected: \(error)")
+            log(.warning, g.id, "streamed snapshot for group \(g.id) rejected: \(error)")
             return false
         }
     }

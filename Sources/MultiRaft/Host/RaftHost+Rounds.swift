@@ -1,3 +1,4 @@
+import Logging
 import Dispatch
 
 /// Rounds of group commit: where each pass's Readies become one WAL write, where messages
@@ -68,6 +69,7 @@ extension RaftHost {
                 for (_, p) in g.proposals { p.completion(.failure(.outcomeUnknown("leadership lost"))) }
                 g.proposals = [:]
             }
+            if let soft = rd.softState { logLeadership(g, soft) }
             if rd.softState != nil {
                 // The leader changed: a read still waiting for its ReadIndex asked a leader that
                 // will never answer it; let the caller retry (a read with its index keeps waiting
@@ -152,5 +154,25 @@ extension RaftHost {
             outbox[dest, default: []].append((g.id, m))
         }
         for (dest, batch) in outbox { send(batch, to: dest) }
+    }
+}
+
+extension RaftHost {
+    /// Logs a change of leader or role of group `g` (info): who leads now, in which term.
+    func logLeadership(_ g: HostedGroup, _ soft: Ready.SoftState) {
+        let term = g.core.term.rawValue
+        switch soft.role {
+        case .leader:
+            log(.info, g.id, "group \(g.id): this node is the leader", ["term": .stringConvertible(term)])
+        case .candidate, .preCandidate:
+            log(.debug, g.id, "group \(g.id): campaigning", ["term": .stringConvertible(term)])
+        default:
+            if let leader = leaderNode(g) {
+                let name = settings.describeNode(leader)
+                log(.info, g.id, "group \(g.id): \(name) is the leader", ["term": .stringConvertible(term), "leader": .string(name)])
+            } else {
+                log(.info, g.id, "group \(g.id): no leader", ["term": .stringConvertible(term)])
+            }
+        }
     }
 }

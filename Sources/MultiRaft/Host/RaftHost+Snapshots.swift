@@ -1,3 +1,4 @@
+import Logging
 extension RaftHost {
     /// Takes a snapshot when enough entries (or bytes of entries) were applied since the last
     /// one: the state machine streams into a snapshot file, then the core and the WAL drop
@@ -49,7 +50,7 @@ extension RaftHost {
             if !started {
                 g.snapshotWriting = false
                 snapshotWrites -= 1
-                note("snapshot of group \(gid) at \(meta.index) not started: cannot create a thread")
+                log(.warning, gid, "snapshot of group \(gid) at \(meta.index) not started: cannot create a thread")
             }
             return
         }
@@ -71,7 +72,7 @@ extension RaftHost {
             g.bytesSinceSnapshot = 0
             try removeSnapshots(of: g.id, olderThan: applied)
         } catch {
-            note("snapshot of group \(g.id) at \(applied) failed: \(error)")
+            log(.warning, g.id, "snapshot of group \(g.id) at \(applied) failed: \(error)")
         }
     }
 
@@ -87,7 +88,7 @@ extension RaftHost {
         }
         g.snapshotWriting = false
         if let failure {
-            note("snapshot of group \(gid) at \(meta.index) failed: \(failure)")
+            log(.warning, gid, "snapshot of group \(gid) at \(meta.index) failed: \(failure)")
             return
         }
         guard meta.index > g.lastSnapshotIndex else {
@@ -104,7 +105,7 @@ extension RaftHost {
             g.bytesSinceSnapshot = 0
             try removeSnapshots(of: gid, olderThan: meta.index)
         } catch {
-            note("compaction of group \(gid) at \(meta.index) failed: \(error)")
+            log(.warning, gid, "compaction of group \(gid) at \(meta.index) failed: \(error)")
         }
     }
 
@@ -157,15 +158,17 @@ extension RaftHost {
             let reader = try SnapshotReader(path: tmp)
             guard reader.group == g.id, reader.metadata == snap.metadata else {
                 try FileSystem.remove(tmp)
-                note("snapshot for group \(g.id) does not match its header; dropped")
+                log(.warning, g.id, "snapshot for group \(g.id) does not match its header; dropped")
                 return false
             }
             while try reader.nextChunk() != nil {}
             try FileSystem.rename(tmp, path)
             try FileSystem.syncDirectory(snapshotDirectory)
+            log(.info, g.id, "received a snapshot of group \(g.id) at index \(snap.metadata.index)",
+                ["bytes": .stringConvertible(snap.data.count), "index": .stringConvertible(snap.metadata.index.rawValue)])
             return true
         } catch {
-            note("received snapshot for group \(g.id) rejected: \(error)")
+            log(.warning, g.id, "received snapshot for group \(g.id) rejected: \(error)")
             return false
         }
     }

@@ -1,3 +1,4 @@
+import Logging
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -57,8 +58,6 @@ public final class RaftHost: @unchecked Sendable {
     /// Proposal and read ids. Random start: entries proposed by an earlier run of this node
     /// are still applied after a restart and must never match a new request's id.
     private var nextID = UInt64.random(in: 1...(UInt64.max >> 1))
-    /// Notes for the node's log (storage repairs, dropped snapshots); drained by `takeNotes`.
-    private let notes = Mutex<[String]>([])
     /// Groups whose replica here was removed, with the removed replica's id: messages to that
     /// id (or an older one) never bring the group back.
     var tombstones: [GroupID: ReplicaID] = [:]
@@ -268,9 +267,15 @@ public final class RaftHost: @unchecked Sendable {
         transport.send(batch, to: node)
     }
 
-    public func takeNotes() -> [String] { notes.withLock { n in defer { n = [] }; return n } }
+    /// The host's logger (`HostSettings.logger`).
+    public var logger: Logger { settings.logger }
 
-    public func note(_ s: String) { notes.withLock { $0.append(s) } }
+    /// Logs one event of group `gid` (its id as `group` metadata).
+    func log(_ level: Logger.Level, _ gid: GroupID, _ message: @autoclosure () -> Logger.Message, _ metadata: Logger.Metadata = [:]) {
+        var all = metadata
+        all["group"] = .stringConvertible(gid)
+        settings.logger.log(level: level, message(), metadata: all)
+    }
 
     // MARK: - The loop
 
@@ -429,7 +434,13 @@ public final class RaftHost: @unchecked Sendable {
     func publishStatus(_ g: HostedGroup) {
         // The sorted member lists change only with the configuration: computed once per change.
         if g.statusMembers == nil || g.statusMembers!.configIndex != g.core.configIndex {
+            let before = g.statusMembers
             g.statusMembers = (g.core.configIndex, g.core.configuration.voters.sorted(), g.core.configuration.learners.sorted())
+            if let before, !before.voters.isEmpty, before.voters != g.statusMembers!.voters || before.learners != g.statusMembers!.learners {
+                log(.info, g.id, "group \(g.id): configuration changed at index \(g.core.configIndex)",
+                    ["voters": "\(g.statusMembers!.voters.map(\.rawValue))", "learners": "\(g.statusMembers!.learners.map(\.rawValue))",
+                     "index": .stringConvertible(g.core.configIndex.rawValue)])
+            }
         }
         let w = g.core.watermarks()
         let st = GroupStatus(group: g.id, replica: g.replica, role: g.core.role, leaderNode: leaderNode(g), term: g.core.term,

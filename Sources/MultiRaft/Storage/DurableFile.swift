@@ -123,6 +123,12 @@ public enum FileSystem {
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// The size of the file at `path` in bytes, or nil when it cannot be read.
+    public static func size(of path: String) -> Int? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : nil
+    }
+
     /// Replaces the small file at `path` so that it survives a crash whole or not at all:
     /// written to `path.tmp`, fsynced, renamed over `path`, directory fsynced.
     public static func writeDurably(_ bytes: [UInt8], to path: String) throws(StorageError) {

@@ -1,3 +1,4 @@
+import Logging
 import KVStore
 import MultiRaft
 import NIOConcurrencyHelpers
@@ -25,6 +26,8 @@ final class ClusterNode: @unchecked Sendable {
 
     /// The meta group holds the layout; shard k is group k + 1.
     static let metaGroup: GroupID = 0
+    /// A WAL fdatasync taking this long (seconds) is logged as a warning, rate-limited.
+    static let slowSyncSeconds = 0.2
     static func group(of shard: ShardID) -> GroupID { GroupID(shard.rawValue + 1) }
     static func shard(of group: GroupID) -> ShardID { ShardID(rawValue: Int(group) - 1) }
     /// The meta group's voters: up to five active nodes; the others hold learner replicas.
@@ -59,8 +62,14 @@ final class ClusterNode: @unchecked Sendable {
         } catch {
             throw StartupError("cannot recover the write-ahead log: \(error)")
         }
-        for n in wal.recoveryNotes { Console.out("mystore-server: \(n)") }
-        wal.onSync = { NodeMetrics.shared.walSynced(seconds: $0, records: $1) }
+        for n in wal.recoveryNotes { Logs.server.warning("write-ahead log recovery: \(n)") }
+        wal.onSync = { seconds, records in
+            NodeMetrics.shared.walSynced(seconds: seconds, records: records)
+            if seconds >= Self.slowSyncSeconds {
+                Logs.server.limited(Logs.limiter, key: "slow-fsync", .warning, "slow fdatasync of the write-ahead log",
+                                    metadata: ["milliseconds": "\(Int(seconds * 1000))", "records": "\(records)"])
+            }
+        }
 
         streams = SnapshotStreams(
             settings: .init(directory: data + "/snapshots", bytesPerSecond: plan.config.snapshotSendBytesPerSecond,
@@ -74,10 +83,12 @@ final class ClusterNode: @unchecked Sendable {
         var settings = HostSettings()
         settings.onFatal = { message in
             // Continuing would acknowledge what is not durable: stop the node.
-            Console.error("mystore-server: fatal: \(message)")
+            Logs.server.critical("fatal: \(message)")
             exit(3)
         }
         settings.tickMillis = plan.config.tickIntervalMilliseconds
+        settings.logger = Logs.raft
+        settings.describeNode = { [metaBox] id in metaBox.withLockedValue { $0.addresses[id]?.description } ?? "node \(id)" }
         settings.raft.electionTicks = plan.config.electionTicks
         settings.raft.heartbeatTicks = plan.config.heartbeatTicks
         settings.raft.plantedBugs = plan.plantedBugs.raft
@@ -156,9 +167,6 @@ final class ClusterNode: @unchecked Sendable {
         scheduleLeaderBalancing(on: eventLoop)
         scheduleReplicaCollection(on: eventLoop)
         rebalancer.start(on: eventLoop)
-        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [host] _ in
-            for n in host.takeNotes() { Console.out("mystore-server: \(n)") }
-        }
     }
 
     /// Every few seconds, shards this node leads but does not prefer are handed to their

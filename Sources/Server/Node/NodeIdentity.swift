@@ -1,3 +1,4 @@
+import Logging
 import MultiRaft
 import MyStoreClient
 import ShardRouter
@@ -144,14 +145,14 @@ struct JoinInfo: Sendable, Equatable {
                 let info = try parse(reply)
                 if info.nodeID != 0 { return info }
                 if !told {
-                    Console.out("mystore-server: \(me) is not a member of the cluster yet; run `mystore node add \(me) --endpoint \(member)`; waiting")
+                    Logs.server.notice("\(me) is not a member of the cluster yet; run `mystore node add \(me) --endpoint \(member)`; waiting")
                     told = true
                 }
             } catch let e as StartupError {
                 throw e
             } catch {
                 if !told {
-                    Console.out("mystore-server: cannot reach \(member) to join (\(error)); retrying")
+                    Logs.server.warning("cannot reach \(member) to join (\(error)); retrying")
                     told = true
                 }
             }

@@ -1,3 +1,4 @@
+import Logging
 import KVStore
 import MultiRaft
 import NIOConcurrencyHelpers
@@ -71,7 +72,7 @@ final class Rebalancer: @unchecked Sendable {
     private func perform(_ op: GroupOp, on group: GroupID, completion: @escaping @Sendable () -> Void = {}) {
         guard let node else { return completion() }
         node.perform(op, on: group) { [weak node] result in
-            if case .failed(let why) = result { node?.host.note("rebalance: \(op) in group \(group): \(why)") }
+            if case .failed(let why) = result { Logs.rebalance.warning("\(op) in group \(group) failed: \(why)", metadata: ["group": "\(group)"]) }
             completion()
         }
     }
@@ -106,17 +107,22 @@ final class Rebalancer: @unchecked Sendable {
             case .wait:
                 break
             case .addLearner(let r):
+                Logs.rebalance.info("moving shard \(move.shard.rawValue) to node \(move.to): adding replica \(r) as a learner", metadata: ["shard": "\(move.shard.rawValue)"])
                 perform(.confChange(.addLearner(r)), on: gid)
             case .promote(let r):
+                Logs.rebalance.info("moving shard \(move.shard.rawValue) to node \(move.to): promoting replica \(r) to voter", metadata: ["shard": "\(move.shard.rawValue)"])
                 perform(.confChange(.addVoter(r)), on: gid)
             case .transfer(let r):
+                Logs.rebalance.info("moving shard \(move.shard.rawValue): handing its leadership to replica \(r)", metadata: ["shard": "\(move.shard.rawValue)"])
                 perform(.transfer(r), on: gid)
             case .remove(let r):
+                Logs.rebalance.info("moving shard \(move.shard.rawValue): removing replica \(r)", metadata: ["shard": "\(move.shard.rawValue)"])
                 perform(.confChange(.remove(r)), on: gid)
             case .abandon:
-                node?.host.note("rebalance: the new replica of shard \(move.shard.rawValue) on node \(move.to) made no progress; abandoning the move")
+                Logs.rebalance.warning("the new replica of shard \(move.shard.rawValue) on node \(move.to) made no progress; abandoning the move", metadata: ["shard": "\(move.shard.rawValue)"])
                 tracking.withLockedValue { _ = $0.aborting.insert(move.shard) }
             case .abort:
+                Logs.rebalance.warning("aborted the move of shard \(move.shard.rawValue) to node \(move.to)", metadata: ["shard": "\(move.shard.rawValue)"])
                 proposeMeta(.abortMove(move.shard, replica: move.replica))
                 tracking.withLockedValue { t in
                     t.aborting.remove(move.shard)
@@ -124,6 +130,7 @@ final class Rebalancer: @unchecked Sendable {
                     t.catchUp[move.shard] = nil
                 }
             case .finish:
+                Logs.rebalance.info("moved shard \(move.shard.rawValue) to node \(move.to)", metadata: ["shard": "\(move.shard.rawValue)"])
                 proposeMeta(.finishMove(move.shard, replica: move.replica)) { [weak self] _ in
                     self?.tracking.withLockedValue { t in
                         t.stage[move.shard] = nil
@@ -156,7 +163,7 @@ final class Rebalancer: @unchecked Sendable {
                 done()
             case .change(let cc, let what):
                 node.host.proposeConfChange(ClusterNode.metaGroup, cc) { r in
-                    if case .failure(let e) = r { node.host.note("meta membership: \(what): \(e)") }
+                    if case .failure(let e) = r { Logs.rebalance.warning("meta membership: \(what): \(e)") }
                     done()
                 }
             }

@@ -1,3 +1,4 @@
+import Logging
 import MultiRaft
 import NIOConcurrencyHelpers
 import NIOCore
@@ -99,7 +100,9 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
                 case .success(let ch):
                     ch.writeAndFlush(ByteBuffer(bytes: PeerFrame.hello(node: selfNode, cluster: clusterID).encoded()), promise: nil)
                     register(peer, ch)
-                case .failure:
+                case .failure(let error):
+                    Logs.peer.limited(Logs.limiter, key: "dial-\(peer)", .info, "cannot connect to node \(peer) at \(addr.host):\(addr.port): \(Logs.describe(error))",
+                                      metadata: ["peer": "\(peer)"])
                     redial(peer, attempt: attempt + 1)
                 }
             }
@@ -115,6 +118,8 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     func register(_ peer: NodeID, _ channel: any Channel) {
         let old = channels.withLockedValue { c in defer { c[peer] = channel }; return c[peer] }
         if let old, old !== channel { old.close(promise: nil) }
+        Logs.peer.limited(Logs.limiter, key: "up-\(peer)", .info, "connected to node \(peer)",
+                          metadata: ["peer": "\(peer)", "remote": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
         channel.closeFuture.whenComplete { [self] _ in
             let removed = channels.withLockedValue { c -> Bool in
                 guard c[peer] === channel else { return false }
@@ -122,6 +127,7 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
                 return true
             }
             if removed {
+                Logs.peer.limited(Logs.limiter, key: "down-\(peer)", .info, "connection to node \(peer) closed", metadata: ["peer": "\(peer)"])
                 failForwards(to: peer)
                 redial(peer, attempt: 0)
             }
@@ -207,6 +213,9 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
         switch frame {
         case .hello(let node, let cluster):
             guard cluster == clusterID, peers[node] != nil else {
+                let why = cluster != clusterID ? "another cluster's id" : "node \(node), not a member"
+                Logs.peer.limited(Logs.limiter, key: "refused-peer", .warning, "refused a peer connection: its hello names \(why)",
+                                  metadata: ["remote": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
                 channel.close(promise: nil)
                 return
             }

@@ -1,3 +1,4 @@
+import Logging
 import MultiRaft
 import MyStoreClient
 import NIOConcurrencyHelpers
@@ -65,7 +66,7 @@ final class SnapshotStreams: @unchecked Sendable {
                 try stream(group: group, message: message, file: box.value, to: address)
                 ok = true
             } catch {
-                Console.out("mystore-server: snapshot of group \(group) to \(address) failed: \(error)")
+                Logs.peer.warning("snapshot of group \(group) to \(address) failed: \(error)", metadata: ["group": "\(group)"])
                 ok = false
             }
             counters.withLockedValue {
