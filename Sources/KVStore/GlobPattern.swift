@@ -1,16 +1,16 @@
 /// A Redis glob pattern (as `stringmatchlen`, case-sensitive): `*` any run of bytes, `?` one
 /// byte, `[abc]`, `[^abc]` and `[a-z]` classes, `\` escaping the next byte. Matching is
 /// iterative (backtracking to the last `*`), so no pattern can exhaust the stack.
-struct GlobPattern: Sendable {
+public struct GlobPattern: Sendable {
     let pattern: [UInt8]
 
-    init(_ pattern: [UInt8]) { self.pattern = pattern }
+    public init(_ pattern: [UInt8]) { self.pattern = pattern }
 
     private static let star = UInt8(ascii: "*"), question = UInt8(ascii: "?")
     private static let open = UInt8(ascii: "["), close = UInt8(ascii: "]")
     private static let backslash = UInt8(ascii: "\\"), caret = UInt8(ascii: "^"), dash = UInt8(ascii: "-")
 
-    func matches(_ text: [UInt8]) -> Bool {
+    public func matches(_ text: [UInt8]) -> Bool {
         let n = pattern.count
         var p = 0, i = 0
         // Where to resume after the last `*`: pattern position and the text position it has

@@ -30,7 +30,7 @@ enum ConnectionCommands {
             }
             return index == 0 ? .ok : .error("ERR DB index is out of range (MyStore has only database 0)")
         case "COMMAND":
-            return commandIntrospection(command)
+            return CommandIntrospection.reply(command)
         case "CLIENT":
             return client(command, session: &session)
         case "HELLO":
@@ -59,13 +59,6 @@ enum ConnectionCommands {
         .error("ERR wrong number of arguments for '\(command.name.lowercased())' command")
     }
 
-    private static func commandIntrospection(_ command: RESPCommand) -> RESPValue {
-        switch command.argumentText(0)?.uppercased() {
-        case nil, "DOCS", "INFO", "LIST": .array([])  // no command table yet: clients fall back to defaults
-        case "COUNT": .integer(0)
-        case let other?: .error("ERR unknown subcommand '\(other)'. Try COMMAND HELP.")
-        }
-    }
 
     private static func client(_ command: RESPCommand, session: inout ClientSession) -> RESPValue {
         switch command.argumentText(0)?.uppercased() {

@@ -106,7 +106,14 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         nextRequest += 1
         reading = true
         defer { reading = false }
-        if let router, CommandRouter.names.contains(name) {
+        // As Redis checks before running anything: the name must be known and the arity right.
+        guard let spec = CommandTable.spec(named: name) else {
+            return finish(request, ConnectionCommands.unknownCommand(command), context: context, flush: false)
+        }
+        guard spec.accepts(argumentCount: command.parts.count) else {
+            return finish(request, ConnectionCommands.wrongArity(command), context: context, flush: false)
+        }
+        if let router, spec.scope == .routed {
             let args = command.parts.map { Array($0.readableBytesView) }
             let loop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: loop)

@@ -19,9 +19,7 @@ final class NodeMetrics: Sendable {
 
     /// Command names that get their own `mystore_request_seconds` series; any other name is
     /// counted as `OTHER`, so clients cannot create series at will.
-    static let knownCommands: Set<String> = CommandRouter.names.union([
-        "PING", "ECHO", "QUIT", "SELECT", "COMMAND", "CLIENT", "HELLO", "INFO",
-    ])
+    static let knownCommands: Set<String> = Set(CommandTable.byName.keys)
     static let otherCommand = "OTHER"
 
     let registry: PrometheusCollectorRegistry

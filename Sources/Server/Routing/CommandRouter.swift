@@ -33,10 +33,8 @@ final class CommandRouter: @unchecked Sendable {
     private let cursors = NIOLockedValueBox<(next: UInt64, open: [UInt64: (shard: Int, after: [UInt8])])>((1, [:]))
     static let maxHops: UInt8 = 3
 
-    static let names: Set<String> = CommandParser.names.union([
-        "CLUSTER", "READONLY", "READWRITE", "DBSIZE", "SCAN", "MYSTORE.EXEC", "MYSTORE.STATUS",
-        "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN",
-    ]).union(adminNames)
+    /// The commands this router answers (the table's routed ones).
+    static let names: Set<String> = CommandTable.routedNames
 
     init(node: ClusterNode, config: NodeConfig, loop: any EventLoop, plantedBugs: PlantedBugs = PlantedBugs()) {
         forgetsAppends = plantedBugs.movedAfterAppend
