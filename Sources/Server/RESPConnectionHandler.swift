@@ -43,6 +43,9 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
     /// Bytes of the replies in `finished` (done, waiting for an earlier one).
     private var finishedBytes = 0
     private var draining = false
+    /// A graceful stop asked this connection to finish what it received and close: nothing
+    /// more is read, and the connection closes once every reply is written.
+    private var quiescing = false
 
     init(identity: ServerIdentity, clientID: Int64, startedAt: ContinuousClock.Instant, router: CommandRouter? = nil,
          limits: RESPLimits = RESPLimits()) {
@@ -71,10 +74,26 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
 
     /// The channel asks for more input: held while requests wait.
     func read(context: ChannelHandlerContext) {
-        if !waiting.isEmpty || mustWait(context) {
+        if quiescing || !waiting.isEmpty || mustWait(context) {
             readHeld = true
         } else {
             context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        quiescing = true
+        closeIfQuiet(context)
+    }
+
+    /// While quiescing: closes once no request is waiting or running and every reply is sent.
+    private func closeIfQuiet(_ context: ChannelHandlerContext) {
+        guard quiescing, !session.isClosing, waiting.isEmpty, nextToWrite == nextRequest else { return }
+        session.isClosing = true
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 
@@ -91,7 +110,7 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         while !session.isClosing, !waiting.isEmpty, !mustWait(context) {
             start(waiting.removeFirst(), context: context)
         }
-        if readHeld, waiting.isEmpty, !mustWait(context), !session.isClosing {
+        if readHeld, waiting.isEmpty, !mustWait(context), !session.isClosing, !quiescing {
             readHeld = false
             context.read()
         }
@@ -164,6 +183,7 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         if wrote && flush { context.flush() }
         if overOutputLimit(context) { return }
         if !waiting.isEmpty || readHeld { drain(context: context) }
+        closeIfQuiet(context)
     }
 
     /// Disconnects a client whose unsent replies passed the output limit; returns whether it did.

@@ -7,6 +7,8 @@ import NIOPosix
 struct RESPListener {
     /// The bound server socket; closing it stops accepting clients.
     let channel: any Channel
+    /// The open client connections.
+    let connections: ConnectionCounter
 
     /// Binds `host:port` (port 0 picks a free one) and starts serving clients on `group`.
     static func start(
@@ -37,7 +39,8 @@ struct RESPListener {
                         return
                     }
                     Logs.clients.debug("accepted a client", metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")", "id": "\(clientID)"])
-                    channel.closeFuture.whenComplete { _ in connections.closed() }
+                    connections.track(channel, id: clientID)
+                    channel.closeFuture.whenComplete { _ in connections.closed(id: clientID) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(
                         RESPConnectionHandler(identity: identity, clientID: clientID, startedAt: startedAt, router: router, limits: limits)
@@ -46,7 +49,7 @@ struct RESPListener {
             }
             .bind(host: host, port: port)
             .get()
-        return RESPListener(channel: channel)
+        return RESPListener(channel: channel, connections: connections)
     }
 
     /// The port actually bound (useful when started on port 0).
@@ -62,6 +65,7 @@ final class ConnectionCounter: Sendable {
 
     private let limit: Int
     private let state = NIOLockedValueBox(State())
+    private let channels = NIOLockedValueBox<[Int64: any Channel]>([:])
 
     init(limit: Int) { self.limit = limit }
 
@@ -75,8 +79,25 @@ final class ConnectionCounter: Sendable {
         }
     }
 
+    /// Remembers an admitted connection's channel, for `quiesceAll`.
+    func track(_ channel: any Channel, id: Int64) {
+        channels.withLockedValue { $0[id] = channel }
+    }
+
+    /// Asks every open connection to finish the requests it has and close (a graceful stop):
+    /// each gets `ChannelShouldQuiesceEvent`.
+    func quiesceAll() {
+        for channel in channels.withLockedValue({ Array($0.values) }) {
+            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        }
+    }
+
+    /// Connections open now.
+    var openCount: Int { state.withLockedValue { $0.open } }
+
     /// Unregisters a connection that `open()` admitted.
-    func closed() {
+    func closed(id: Int64) {
+        channels.withLockedValue { _ = $0.removeValue(forKey: id) }
         state.withLockedValue { $0.open -= 1 }
     }
 }

@@ -179,7 +179,13 @@ struct ServerCommand: AsyncParsableCommand {
         Logs.server.notice("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory), allocator \(Allocator.name)")
 
         try? await listener.channel.closeFuture.get()
-        await Self.handOver(node.host, timeoutMillis: plan.config.shutdownTimeoutMilliseconds)
+        await Self.handOver(node.host, timeoutMillis: plan.config.shutdownTimeoutMilliseconds) {
+            // Leaderships are elsewhere now: each client connection finishes the requests it
+            // sent and closes, so its client reconnects to a node that stays.
+            listener.connections.quiesceAll()
+        } openConnections: {
+            listener.connections.openCount
+        }
         signals.cancel()
         try? await http?.channel.close()
         hostRunning.withLockedValue { $0 = false }
@@ -190,13 +196,17 @@ struct ServerCommand: AsyncParsableCommand {
 
     /// The graceful part of a stop, once no new client is accepted: hands every leadership this
     /// node holds to another replica (asking again every half second, as a transfer to a
-    /// lagging replica may be abandoned), then waits for the requests in flight, all within
-    /// `timeoutMillis`.
-    static func handOver(_ host: RaftHost, timeoutMillis: Int) async {
+    /// lagging replica may be abandoned; none is taken back meanwhile), then has every client
+    /// connection finish its requests and close, all within `timeoutMillis`.
+    static func handOver(_ host: RaftHost, timeoutMillis: Int, thenQuiesce quiesce: @Sendable () -> Void = {},
+                         openConnections: @Sendable () -> Int = { 0 }) async {
         let deadline = monotonicSeconds() + Double(timeoutMillis) / 1000
         var nextAsk = 0.0
         // Only a group with another voter can be handed over (a one-replica shard cannot).
         let handable: @Sendable () -> Int = { host.status().filter { $0.role == .leader && $0.voters.count > 1 }.count }
+        // Asked once even when nothing is led: from now on this node takes no leadership back.
+        host.transferLeadershipsAway()
+        nextAsk = monotonicSeconds() + 0.5
         var led = handable()
         let ledAtStart = led
         while led > 0 && monotonicSeconds() < deadline {
@@ -207,7 +217,9 @@ struct ServerCommand: AsyncParsableCommand {
             try? await Task.sleep(for: .milliseconds(20))
             led = handable()
         }
-        while requestsInFlight.load(ordering: .relaxed) > 0 && monotonicSeconds() < deadline {
+        quiesce()
+        // Every connection finishes and closes (its last replies flushed), within the deadline.
+        while (requestsInFlight.load(ordering: .relaxed) > 0 || openConnections() > 0) && monotonicSeconds() < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
         let inFlight = requestsInFlight.load(ordering: .relaxed)

@@ -43,7 +43,7 @@ final class LocalCluster: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: Self.serverBinary)
         p.arguments = ["--self", "\(host(port)):\(port)", "--membership", membershipPath, "--data-dir", dataDir(port),
                        "--set", "tick_interval_ms=50"] + extraArgs + args
-        _ = FileManager.default.createFile(atPath: logPath(port), contents: nil)
+        if !FileManager.default.fileExists(atPath: logPath(port)) { _ = FileManager.default.createFile(atPath: logPath(port), contents: nil) }
         let log = FileHandle(forWritingAtPath: logPath(port))!
         log.seekToEndOfFile()
         p.standardOutput = log
@@ -68,7 +68,8 @@ final class LocalCluster: @unchecked Sendable {
 
     func shutdown() {
         for port in Array(processes.keys) { kill(port) }
-        try? FileManager.default.removeItem(atPath: root)
+        // MYSTORE_KEEP_TEST_DATA=1 keeps the logs and data directories for a look afterwards.
+        if ProcessInfo.processInfo.environment["MYSTORE_KEEP_TEST_DATA"] == nil { try? FileManager.default.removeItem(atPath: root) }
     }
 
     func connection(_ port: Int, timeout: Duration = .seconds(10)) throws -> RESPConnection {

@@ -61,6 +61,9 @@ public final class RaftHost: @unchecked Sendable {
     /// Groups whose replica here was removed, with the removed replica's id: messages to that
     /// id (or an older one) never bring the group back.
     var tombstones: [GroupID: ReplicaID] = [:]
+    /// Set by `transferLeadershipsAway` (a stopping node): leadership transfers to this node
+    /// are ignored from then on (host thread only).
+    var refusesLeadership = false
     /// Snapshot transfers this node is sending.
     var snapshotSends = 0
     /// Snapshots being written on threads of their own.
@@ -238,6 +241,7 @@ public final class RaftHost: @unchecked Sendable {
     /// (a node stopped just before) is passed over.
     public func transferLeadershipsAway() {
         call { host in
+            host.refusesLeadership = true
             for gid in host.groups.keys.sorted() {
                 let g = host.groups[gid]!
                 guard g.core.role == .leader, g.core.leadTransferee == 0 else { continue }
@@ -345,6 +349,9 @@ public final class RaftHost: @unchecked Sendable {
             for (gid, m) in batch {
                 guard let g = groups[gid] ?? createGroup(gid, for: m) else { continue }
                 if m.kind == .snapshot && !acceptSnapshotFile(g, m) { continue }
+                // A node handing its leaderships away does not take any back: the leader that
+                // asks would lose its leadership to a node about to stop.
+                if m.kind == .timeoutNow && refusesLeadership { continue }
                 g.core.step(m)
             }
         case .snapshotReceived(let gid, let m, let file):
