@@ -115,6 +115,20 @@ struct IPv6AddressTests {
         let words = message.split(separator: " ")
         #expect(words.count == 3 && (words[2] == "::1:12352" || words[2] == "::1:12353"), "MOVED reply: \(message)")
 
+        // redis-cli -c (where installed: scripts/test installs it) follows the bare form too.
+        if let redisCLI = ["/usr/bin/redis-cli", "/usr/local/bin/redis-cli"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            let slot = try #require(words.count == 3 ? Int(words[1]) : nil)
+            var key = ""
+            for i in 0..<5_000 where key.isEmpty {
+                if case .integer(let s)? = try? c.send([bytes("CLUSTER"), bytes("KEYSLOT"), bytes("cli:\(i)")]), s == slot { key = "cli:\(i)" }
+            }
+            try #require(!key.isEmpty)
+            let set = run(redisCLI, ["-c", "-h", "::1", "-p", "12351", "SET", key, "via-redis-cli"])
+            #expect(set.status == 0 && set.output.trimmingCharacters(in: .whitespacesAndNewlines) == "OK", "redis-cli -c SET: \(set.output)")
+            let get = run(redisCLI, ["-c", "-h", "::1", "-p", "12351", "GET", key])
+            #expect(get.output.trimmingCharacters(in: .whitespacesAndNewlines) == "via-redis-cli", "redis-cli -c GET: \(get.output)")
+        }
+
         // The cluster client follows MOVED and CLUSTER SLOTS to IPv6 nodes.
         let client = try ClusterClient(seeds: [NodeAddress(parsing: "[::1]:12351")])
         for i in 0..<20 {
