@@ -58,6 +58,13 @@ public struct NodeAddress: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Whether the host is an IPv6 address (an IPv4 address or a name has no colon).
     public var isIPv6: Bool { host.contains(":") }
 
+    /// Whether the host is a DNS name rather than an IP address (IPv4: four decimal numbers).
+    public var isHostName: Bool {
+        guard !isIPv6 else { return false }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return !(parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) && Int($0)! <= 255 })
+    }
+
     private static func port(_ text: Substring) -> UInt16? {
         guard !text.isEmpty, text.count <= 5, text.allSatisfy({ $0.isASCII && $0.isNumber }),
               let port = UInt16(text), port != 0 else { return nil }

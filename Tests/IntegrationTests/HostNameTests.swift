@@ -27,6 +27,16 @@ struct HostNameTests {
         let slots = try #require(cluster.slotOwners(via: "node-a"))
         #expect(Set(slots.map(\.host)) == ["node-a", "node-b", "node-c"], "CLUSTER SLOTS names \(Set(slots.map(\.host)))")
 
+        if let c = try? cluster.connection("node-a"), let shards = try? c.send([bytes("CLUSTER"), bytes("SHARDS")]),
+           let first = shards.elements?.first?.elements, first.count == 4, let node = first[3].elements?.first?.elements {
+            var fields: [String: RESPReply] = [:]
+            for i in stride(from: 0, to: node.count - 1, by: 2) { fields[node[i].text ?? ""] = node[i + 1] }
+            #expect(fields["hostname"]?.text?.hasPrefix("node-") == true, "CLUSTER SHARDS node fields: \(fields.keys.sorted())")
+            #expect(fields["endpoint"]?.text == fields["hostname"]?.text)
+        } else {
+            Issue.record("CLUSTER SHARDS gave no node")
+        }
+
         // Writes and reads through the client library and the CLI, by name.
         for i in 0..<6 {
             let put = cluster.cli(["put", "before:\(i)", "v\(i)", "--endpoint", "node-\(["a", "b", "c"][i % 3]):\(12341 + i % 3)"])
