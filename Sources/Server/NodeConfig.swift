@@ -1,5 +1,6 @@
 import Logging
 import NodeLogging
+import ShardRouter
 
 /// Every setting of one `mystore-server` node, with its default. Read from
 /// `config/mystore.conf`, then `MYSTORE_<KEY>` environment variables, then `--set key=value`
@@ -8,6 +9,10 @@ struct NodeConfig: Hashable, Sendable {
     /// Directory for this node's log, snapshots and metadata. Default: nil, meaning
     /// `data/<host>_<port>` of the node's own address, relative to the working directory.
     var dataDir: String? = nil
+    /// The host this node listens on (client, peer and HTTP ports): an IP address such as
+    /// `0.0.0.0` or `::`, or a name. Default: nil, meaning the host of its membership line
+    /// (`--self`), which stays its identity and the address it advertises either way.
+    var bind: String? = nil
     /// Number of shards the keyspace is split into at bootstrap. Default 16 (count, 1-16384).
     var shardCount = 16
     /// Replicas per shard. Default 3 (count, 1 to the number of members).
@@ -116,6 +121,11 @@ struct NodeConfig: Hashable, Sendable {
     /// Every setting's name (as written in the file), what it accepts, and how to set it.
     static let settings: [NodeConfigSetting] = [
         .text("data_dir") { $0.dataDir = $1 },
+        NodeConfigSetting(key: "bind", expected: "a host to listen on: an IP address (0.0.0.0, ::, 10.0.0.5, [fd00::5]) or a name, without a port") { config, text in
+            guard let host = NodeAddress.parseHost(text) else { return false }
+            config.bind = host
+            return true
+        },
         .integer("shard_count", 1...16384) { $0.shardCount = $1 },
         .integer("replication_factor", 1...1000) { $0.replicationFactor = $1 },
         .integer("tick_interval_ms", 1...60_000) { $0.tickIntervalMilliseconds = $1 },

@@ -26,7 +26,7 @@ struct ServerCommand: AsyncParsableCommand {
         version: ServerIdentity.version
     )
 
-    @Option(name: .customLong("self"), help: ArgumentHelp("This node's address as listed in the membership file.", valueName: "host:port"))
+    @Option(name: .customLong("self"), help: ArgumentHelp("This node's membership line, as written there (an address or a name): its identity and the address it advertises; it listens there unless `bind` is set.", valueName: "host:port"))
     var selfAddress: String
 
     @Option(help: ArgumentHelp("The cluster's membership file: one host:port per line.", valueName: "path"))
@@ -128,7 +128,7 @@ struct ServerCommand: AsyncParsableCommand {
         let listener: RESPListener
         do {
             listener = try await RESPListener.start(
-                host: plan.selfAddress.host,
+                host: plan.listenHost,
                 port: Int(plan.selfAddress.port),
                 identity: identity,
                 limits: RESPLimits(plan.config),
@@ -138,7 +138,7 @@ struct ServerCommand: AsyncParsableCommand {
             )
         } catch {
             try? await group.shutdownGracefully()
-            throw StartupError("cannot listen on \(plan.selfAddress): \(Self.describe(error))")
+            throw StartupError("cannot listen on \(Self.listenText(plan, port: Int(plan.selfAddress.port))): \(Self.describe(error))")
         }
         do {
             try await node.start()
@@ -146,7 +146,7 @@ struct ServerCommand: AsyncParsableCommand {
             listener.channel.close(promise: nil)
             try? await group.shutdownGracefully()
             let peerPort = Int(plan.selfAddress.port) + plan.config.peerPortOffset
-            throw StartupError("cannot listen on peer port \(plan.selfAddress.host):\(peerPort): \(Self.describe(error))")
+            throw StartupError("cannot listen on peer port \(Self.listenText(plan, port: peerPort)): \(Self.describe(error))")
         }
         let hostRunning = NIOLockedValueBox(true)
         var http: HTTPListener?
@@ -156,12 +156,12 @@ struct ServerCommand: AsyncParsableCommand {
             let routes = HTTPRoutes.node(node, router: router, metrics: .shared, hostRunning: hostRunning)
             do {
                 guard httpPort <= 65_535 else { throw StartupError("port out of range (client port + http_port_offset > 65535)") }
-                http = try await HTTPListener.start(host: plan.selfAddress.host, port: httpPort, routes: routes, group: group)
+                http = try await HTTPListener.start(host: plan.listenHost, port: httpPort, routes: routes, group: group)
             } catch {
                 listener.channel.close(promise: nil)
                 node.stop()
                 try? await group.shutdownGracefully()
-                throw StartupError("cannot listen on HTTP port \(plan.selfAddress.host):\(httpPort): \(Self.describe(error))")
+                throw StartupError("cannot listen on HTTP port \(Self.listenText(plan, port: httpPort)): \(Self.describe(error))")
             }
         }
 
@@ -176,7 +176,8 @@ struct ServerCommand: AsyncParsableCommand {
             listener.channel.close(promise: nil)
         }
         let httpNote = http == nil ? "" : ", HTTP on port \(httpPort)"
-        Logs.server.notice("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory), allocator \(Allocator.name)")
+        let listenNote = listener.channel.localAddress.map { " on \($0.ipAddress ?? plan.listenHost)" } ?? ""
+        Logs.server.notice("mystore-server \(ServerIdentity.version): node \(plan.selfAddress) serving RESP\(listenNote)\(httpNote), cluster of \(plan.membership.count), \(plan.shardMap.shards.count) shards, data in \(plan.dataDirectory), allocator \(Allocator.name)")
 
         try? await listener.channel.closeFuture.get()
         await Self.handOver(node.host, timeoutMillis: plan.config.shutdownTimeoutMilliseconds) {
@@ -228,8 +229,17 @@ struct ServerCommand: AsyncParsableCommand {
         Logs.server.notice("\(text)")
     }
 
+    /// Where a listener was to bind, for errors: `host:port`, and where the host came from.
+    static func listenText(_ plan: StartupPlan, port: Int) -> String {
+        let host = plan.listenHost.contains(":") ? "[\(plan.listenHost)]" : plan.listenHost
+        return "\(host):\(port) (" + (plan.config.bind != nil ? "the bind setting" : "the host of --self \(plan.selfAddress); set bind to listen elsewhere") + ")"
+    }
+
     /// A bind or resolution error as the operator should read it.
     static func describe(_ error: any Error) -> String {
+        if let unknown = error as? SocketAddressError.UnknownHost {
+            return "cannot resolve host \"\(unknown.host)\": \(unknown.errorDescription)"
+        }
         if let ioError = error as? IOError {
             var text = String(cString: strerror(ioError.errnoCode))
             if ioError.errnoCode == EADDRINUSE { text += " (is another mystore-server or program using this port?)" }

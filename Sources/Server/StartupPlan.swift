@@ -9,6 +9,10 @@ struct StartupPlan: Sendable {
     private(set) var config: NodeConfig
     let dataDirectory: String
     private(set) var shardMap: ShardMap
+    /// The host the node's sockets listen on: the `bind` setting, else its own membership
+    /// line's host (a name resolves when the socket is bound). Its identity and the address it
+    /// advertises (MOVED, CLUSTER SLOTS, the shard map) stay `selfAddress` either way.
+    var listenHost: String { config.bind ?? selfAddress.host }
     /// Deliberate bugs; set only from the hidden `--unsafe-planted-bug` flag, never by `make`.
     var plantedBugs = PlantedBugs()
 
@@ -46,7 +50,8 @@ struct StartupPlan: Sendable {
         }
         guard joining || membership.contains(selfAddress) else {
             let members = membership.nodes.map(\.description).joined(separator: ", ")
-            throw StartupError("--self \(selfAddress) is not listed in \(membershipPath) (members: \(members))")
+            throw StartupError("--self \(selfAddress) is not listed in \(membershipPath) (members: \(members); "
+                               + "a node is its membership line as written: give --self that line, name or address, not what it resolves to)")
         }
 
         var file: (text: String, name: String)?

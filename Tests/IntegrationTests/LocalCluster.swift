@@ -29,27 +29,20 @@ final class LocalCluster: @unchecked Sendable {
         self.hosts = hosts
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try (ports.map { "\(host($0)):\($0)" }.joined(separator: "\n") + "\n").write(toFile: membershipPath, atomically: true, encoding: .utf8)
+        try (ports.map { address($0) }.joined(separator: "\n") + "\n").write(toFile: membershipPath, atomically: true, encoding: .utf8)
     }
 
     var membershipPath: String { root + "/cluster.membership" }
     func host(_ port: Int) -> String { hosts[port] ?? "127.0.0.1" }
+    /// The node's membership line (an IPv6 host in brackets).
+    func address(_ port: Int) -> String { NodeAddress(host: host(port), port: UInt16(port))!.description }
     func dataDir(_ port: Int) -> String { root + "/data-\(port)" }
     func logPath(_ port: Int) -> String { root + "/node-\(port).log" }
 
     /// Starts (or restarts) the node on `port`.
     func start(_ port: Int, args: [String] = []) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.serverBinary)
-        p.arguments = ["--self", "\(host(port)):\(port)", "--membership", membershipPath, "--data-dir", dataDir(port),
-                       "--set", "tick_interval_ms=50"] + extraArgs + args
-        if !FileManager.default.fileExists(atPath: logPath(port)) { _ = FileManager.default.createFile(atPath: logPath(port), contents: nil) }
-        let log = FileHandle(forWritingAtPath: logPath(port))!
-        log.seekToEndOfFile()
-        p.standardOutput = log
-        p.standardError = log
-        try p.run()
-        processes[port] = p
+        processes[port] = try launch(Self.serverBinary, ["--self", address(port), "--membership", membershipPath, "--data-dir", dataDir(port),
+                                                         "--set", "tick_interval_ms=50"] + extraArgs + args, log: logPath(port))
     }
 
     func startAll() throws { for port in ports { try start(port) } }
@@ -103,6 +96,21 @@ final class LocalCluster: @unchecked Sendable {
         }
         return nil
     }
+}
+
+/// Starts a process in the background with its output (stdout and stderr) in a fresh `log` file.
+func launch(_ path: String, _ args: [String], log logPath: String) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    // Appended to across restarts, so a restarted node's earlier lines stay.
+    if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+    let log = FileHandle(forWritingAtPath: logPath)!
+    log.seekToEndOfFile()
+    p.standardOutput = log
+    p.standardError = log
+    try p.run()
+    return p
 }
 
 /// Runs a command line to completion (bounded), returning its exit status and output.

@@ -13,6 +13,15 @@ struct ClusterClientTests {
         )
     }
 
+    /// Redis 7 writes `-MOVED slot host:port` with an IPv6 host bare and a name as is.
+    @Test func parsesRedirectsToNamesAndIPv6() throws {
+        #expect(Redirect(errorMessage: "MOVED 3999 ::1:7002") == .moved(Slot(rawValue: 3999)!, NodeAddress(host: "::1", port: 7002)!))
+        #expect(Redirect(errorMessage: "ASK 12 [::1]:7002") == .ask(Slot(rawValue: 12)!, NodeAddress(host: "::1", port: 7002)!))
+        #expect(Redirect(errorMessage: "MOVED 0 node-a:12341") == .moved(Slot(rawValue: 0)!, NodeAddress(host: "node-a", port: 12341)!))
+        #expect(Redirect(errorMessage: "MOVED 0 ::1") == nil)
+        #expect(Redirect(errorMessage: "MOVED 16384 node-a:1") == nil)
+    }
+
     @Test func routesEachKeyToTheNodeServingItsSlot() throws {
         let low = try FakeRESPServer { command, _ in .reply(Wire.bulk("low:" + command[1])) }
         let high = try FakeRESPServer { command, _ in .reply(Wire.bulk("high:" + command[1])) }

@@ -92,6 +92,26 @@ struct NodeConfigTests {
         }
     }
 
+    /// `bind` takes a host alone: an IPv4 or IPv6 address (brackets optional) or a name.
+    @Test func bindTakesAHostWithoutPort() throws {
+        func load(_ value: String) throws(ConfigError) -> NodeConfig {
+            try NodeConfig.load(file: nil, environment: [:], overrides: ["bind=" + value])
+        }
+        #expect(try load("0.0.0.0").bind == "0.0.0.0")
+        #expect(try load("::").bind == "::")
+        #expect(try load("[fd00::5]").bind == "fd00::5")
+        #expect(try load("mystore-0.mystore").bind == "mystore-0.mystore")
+        #expect(NodeConfig().bind == nil)
+        for bad in ["0.0.0.0:7001", "", "a b", "[x]", "host/1"] {
+            #expect(throws: ConfigError.self) { try load(bad) }
+        }
+        let error = #expect(throws: ConfigError.self) {
+            try NodeConfig.load(file: ("bind = 0.0.0.0:7001\n", "n.conf"), environment: [:], overrides: [])
+        }
+        #expect(error?.location == "n.conf:1")
+        #expect(error?.message.contains("without a port") == true)
+    }
+
     /// The shipped config file must parse and list every setting with the built-in defaults.
     @Test func shippedConfigFileMatchesDefaults() throws {
         let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")

@@ -162,7 +162,7 @@ final class ClusterNode: @unchecked Sendable {
             guard let self else { return reply(.failed("stopping")) }
             performHere(op, on: group, completion: reply)
         }
-        try await transport.start(host: plan.selfAddress.host, port: Int(plan.selfAddress.port) + plan.config.peerPortOffset)
+        try await transport.start(host: plan.listenHost, port: Int(plan.selfAddress.port) + plan.config.peerPortOffset)
         host.start()
         scheduleLeaderBalancing(on: eventLoop)
         scheduleReplicaCollection(on: eventLoop)

@@ -69,8 +69,16 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
                 }
             }
             .bind(host: host, port: port).get()
-        localAddress = try? SocketAddress(ipAddress: host, port: 0)
+        localAddress = Self.sourceAddress(listeningOn: server?.localAddress)
         for peer in peers.keys where peer > selfNode { dial(peer, attempt: 0) }
+    }
+
+    /// The source address of outgoing peer connections: the listening IP with port 0, or nil
+    /// (the kernel picks) when listening on a wildcard (`0.0.0.0`, `::`), which could not reach
+    /// the other family's addresses.
+    static func sourceAddress(listeningOn address: SocketAddress?) -> SocketAddress? {
+        guard let ip = address?.ipAddress, ip != "0.0.0.0", ip != "::" else { return nil }
+        return try? SocketAddress(ipAddress: ip, port: 0)
     }
 
     func stop() {
@@ -79,6 +87,9 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
         for ch in channels.withLockedValue({ Array($0.values) }) { ch.close(promise: nil) }
     }
 
+    /// Connects to a peer by its membership line: `connect(host:port:)` resolves a name anew
+    /// (getaddrinfo) on every dial, so a redial after the peer restarted under a new IP reaches
+    /// the new one.
     private func dial(_ peer: NodeID, attempt: Int) {
         guard !stopped.withLockedValue({ $0 }), let addr = peers[peer] else { return }
         guard dialing.withLockedValue({ $0.insert(peer).inserted }) else { return }

@@ -42,8 +42,11 @@ enum ClusterCommands {
                 let slots = shard.slotRanges.flatMap { [RESPValue.integer(Int64($0.first.rawValue)), .integer(Int64($0.last.rawValue))] }
                 let nodes = ids.enumerated().map { k, id -> RESPValue in
                     let a = node.addresses[id]!
+                    // A node named by a DNS name also reports it as `hostname`, as Redis 7 does for
+                    // an announced hostname; `ip` and `endpoint` carry the membership host as is.
+                    let hostname: [RESPValue] = a.isHostName ? [.bulk("hostname"), .bulk(a.host)] : []
                     return .array([.bulk("id"), .bulk(nodeID(id)), .bulk("port"), .integer(Int64(a.port)), .bulk("ip"), .bulk(a.host),
-                                   .bulk("endpoint"), .bulk(a.host), .bulk("role"), .bulk(k == 0 ? "master" : "replica"),
+                                   .bulk("endpoint"), .bulk(a.host)] + hostname + [.bulk("role"), .bulk(k == 0 ? "master" : "replica"),
                                    .bulk("replication-offset"), .integer(0), .bulk("health"), .bulk("online")])
                 }
                 return .array([.bulk("slots"), .array(slots), .bulk("nodes"), .array(nodes)])

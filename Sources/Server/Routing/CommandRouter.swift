@@ -213,7 +213,8 @@ final class CommandRouter: @unchecked Sendable {
                                    retry: @escaping @Sendable (_ appended: Bool) -> Void, reply: @escaping Reply) {
         guard let target, target != node.selfID else { return retry(appended) }
         if redirectWithMoved && hops == 0 && !appended, let addr = node.addresses[target] {
-            return reply(.error("MOVED \(slot.rawValue) \(addr)"))
+            // As Redis writes it: an IPv6 host bare (`::1:7001`), which clients split at the last colon.
+            return reply(.error("MOVED \(slot.rawValue) \(addr.endpoint)"))
         }
         guard hops < Self.maxHops else {
             return appended ? retry(true) : reply(.error("TRYAGAIN leadership is moving; retry"))
