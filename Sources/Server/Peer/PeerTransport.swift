@@ -17,7 +17,9 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     private let channels = NIOLockedValueBox<[NodeID: any Channel]>([:])
     private let dialing = NIOLockedValueBox<Set<NodeID>>([])
     /// Forwarded commands waiting for their reply: the node asked, and who gets the reply.
-    private let pendingForwards = NIOLockedValueBox<[UInt64: (node: NodeID, reply: @Sendable (ForwardOutcome) -> Void)]>([:])
+    /// Forwarded commands awaiting their reply, with the connection each was sent on (the
+    /// reply comes back on it, so its closing ends the wait).
+    private let pendingForwards = NIOLockedValueBox<[UInt64: (channel: ObjectIdentifier?, reply: @Sendable (ForwardOutcome) -> Void)]>([:])
     private let nextForward = NIOLockedValueBox<UInt64>(1)
     private let pendingGroupOps = NIOLockedValueBox<[UInt64: @Sendable (GroupOpResult) -> Void]>([:])
     private let stopped = NIOLockedValueBox(false)
@@ -137,21 +139,26 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
                 c[peer] = nil
                 return true
             }
+            // Its forwards get no reply, also when a newer connection to the peer replaced it.
+            failForwards(sentOn: ObjectIdentifier(channel))
             if removed {
                 Logs.peer.limited(Logs.limiter, key: "down-\(peer)", .info, "connection to node \(peer) closed", metadata: ["peer": "\(peer)"])
-                failForwards(to: peer)
                 redial(peer, attempt: 0)
             }
         }
     }
 
-    private func write(_ frame: PeerFrame, to node: NodeID) -> Bool {
+    @discardableResult
+    private func write(_ frame: PeerFrame, to node: NodeID) -> Bool { writeReturningChannel(frame, to: node) != nil }
+
+    /// Writes `frame` on the connection to `node`; returns that connection, or nil when there is none.
+    private func writeReturningChannel(_ frame: PeerFrame, to node: NodeID) -> (any Channel)? {
         guard let ch = channels.withLockedValue({ $0[node] }) else {
             if node > selfNode { dial(node, attempt: 0) }
-            return false
+            return nil
         }
         ch.writeAndFlush(ByteBuffer(bytes: frame.encoded()), promise: nil)
-        return true
+        return ch
     }
 
     // MARK: RaftTransport
@@ -183,22 +190,29 @@ final class PeerTransport: RaftTransport, @unchecked Sendable {
     func forward(_ arguments: [[UInt8]], hops: UInt8, to node: NodeID, budgetMillis: Int64, timeoutMillis: Int64,
                  reply: @escaping @Sendable (ForwardOutcome) -> Void) {
         let id = nextForward.withLockedValue { n in defer { n += 1 }; return n }
-        pendingForwards.withLockedValue { $0[id] = (node, reply) }
+        pendingForwards.withLockedValue { $0[id] = (nil, reply) }
         let budget = UInt32(clamping: max(1, budgetMillis))
-        guard write(.forward(id: id, hops: hops, budgetMillis: budget, arguments: arguments), to: node) else {
+        guard let channel = writeReturningChannel(.forward(id: id, hops: hops, budgetMillis: budget, arguments: arguments), to: node) else {
             pendingForwards.withLockedValue { $0[id] = nil }
             reply(.notSent)
             return
         }
+        let sentOn = ObjectIdentifier(channel)
+        let closedMeanwhile = pendingForwards.withLockedValue { pending -> Bool in
+            guard pending[id] != nil else { return false }
+            pending[id]!.channel = sentOn
+            return !channel.isActive
+        }
+        if closedMeanwhile { failForwards(sentOn: sentOn) }
         group.next().scheduleTask(in: .milliseconds(timeoutMillis)) { [self] in
             if let p = pendingForwards.withLockedValue({ $0.removeValue(forKey: id) }) { p.reply(.noReply) }
         }
     }
 
-    /// The connection to `node` closed: its forwarded commands will get no reply on it.
-    private func failForwards(to node: NodeID) {
+    /// A connection closed: the commands forwarded on it will get no reply.
+    private func failForwards(sentOn channel: ObjectIdentifier) {
         let failed = pendingForwards.withLockedValue { pending -> [@Sendable (ForwardOutcome) -> Void] in
-            let ids = pending.filter { $0.value.node == node }.map(\.key)
+            let ids = pending.filter { $0.value.channel == channel }.map(\.key)
             return ids.compactMap { pending.removeValue(forKey: $0)?.reply }
         }
         for reply in failed { reply(.noReply) }
