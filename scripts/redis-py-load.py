@@ -26,10 +26,10 @@ except ImportError as e:  # the caller reports it; scripts/test installs redis-p
 
 def make_client(nodes, timeout):
     startup = [ClusterNode(h, int(p)) for h, p in (n.rsplit(":", 1) for n in nodes)]
-    # redis-py's own retry settings (a bounded count of retries with jittered exponential
-    # backoff); RESP2, as MyStore speaks it.
+    # redis-py's defaults (RESP3 through HELLO 3 on redis-py 8, a bounded count of retries with
+    # jittered exponential backoff), only the timeouts set.
     return RedisCluster(startup_nodes=startup, socket_timeout=timeout, socket_connect_timeout=timeout,
-                        decode_responses=True, protocol=2)
+                        decode_responses=True)
 
 
 def worker(index, args, stop, results, lock, started):

@@ -4,6 +4,8 @@ struct ClientSession: Hashable, Sendable {
     let id: Int64
     /// Set by CLIENT SETNAME or HELLO SETNAME; empty when unset.
     var name = ""
+    /// RESP2, or RESP3 after `HELLO 3`: how this connection's replies are written.
+    var protocolVersion = RESPProtocol.resp2
     /// Set once QUIT is received: the reply is sent, then the connection closes and any
     /// requests pipelined after QUIT are dropped.
     var isClosing = false

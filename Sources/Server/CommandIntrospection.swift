@@ -19,7 +19,7 @@ enum CommandIntrospection {
             return .array(rest.map { name in spec(name).map(describe) ?? .null })
         case "DOCS":
             let specs = rest.isEmpty ? CommandTable.commands : rest.compactMap(spec)
-            return .array(specs.flatMap { s in [.bulk(s.name.lowercased()), docs(s)] })
+            return .map(specs.flatMap { s in [.bulk(s.name.lowercased()), docs(s)] })
         case "LIST":
             return list(rest)
         case "GETKEYS":
@@ -54,23 +54,23 @@ enum CommandIntrospection {
         var keySpecs: [RESPValue] = []
         if s.hasKeys {
             let lastKey = s.lastKey >= 0 ? s.lastKey - s.firstKey : s.lastKey
-            keySpecs = [.array([
-                .bulk("flags"), .array(s.keySpecFlags.map { .simpleString($0) }),
-                .bulk("begin_search"), .array([.bulk("type"), .bulk("index"), .bulk("spec"), .array([.bulk("index"), .integer(Int64(s.firstKey))])]),
-                .bulk("find_keys"), .array([.bulk("type"), .bulk("range"), .bulk("spec"),
-                                            .array([.bulk("lastkey"), .integer(Int64(lastKey)), .bulk("keystep"), .integer(Int64(s.step)),
-                                                    .bulk("limit"), .integer(0)])]),
+            keySpecs = [.map([
+                .bulk("flags"), .set(s.keySpecFlags.map { .simpleString($0) }),
+                .bulk("begin_search"), .map([.bulk("type"), .bulk("index"), .bulk("spec"), .map([.bulk("index"), .integer(Int64(s.firstKey))])]),
+                .bulk("find_keys"), .map([.bulk("type"), .bulk("range"), .bulk("spec"),
+                                          .map([.bulk("lastkey"), .integer(Int64(lastKey)), .bulk("keystep"), .integer(Int64(s.step)),
+                                                .bulk("limit"), .integer(0)])]),
             ])]
         }
         return .array([
-            .bulk(s.name.lowercased()), .integer(Int64(s.arity)), .array(s.flags.map { .simpleString($0) }),
+            .bulk(s.name.lowercased()), .integer(Int64(s.arity)), .set(s.flags.map { .simpleString($0) }),
             .integer(Int64(s.firstKey)), .integer(Int64(s.lastKey)), .integer(Int64(s.step)),
-            .array(s.categories.map { .simpleString("@" + $0) }), .array([]), .array(keySpecs), .array([]),
+            .set(s.categories.map { .simpleString("@" + $0) }), .array([]), .array(keySpecs), .array([]),
         ])
     }
 
     private static func docs(_ s: CommandSpec) -> RESPValue {
-        .array([.bulk("summary"), .bulk(s.summary), .bulk("since"), .bulk(s.since), .bulk("group"), .bulk(s.group)])
+        .map([.bulk("summary"), .bulk(s.summary), .bulk("since"), .bulk(s.since), .bulk("group"), .bulk(s.group)])
     }
 
     /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]

@@ -36,7 +36,7 @@ enum ConnectionCommands {
         case "HELLO":
             return hello(command, session: &session, identity: identity)
         case "INFO":
-            return .bulk(info(identity: identity, uptimeSeconds: uptimeSeconds))
+            return .verbatim(info(identity: identity, uptimeSeconds: uptimeSeconds))
         default:
             return unknownCommand(command)
         }
@@ -84,13 +84,15 @@ enum ConnectionCommands {
 
     private static func hello(_ command: RESPCommand, session: inout ClientSession, identity: ServerIdentity) -> RESPValue {
         var index = 0
-        if let version = command.argumentText(0) {
-            guard let number = Int(version) else {
+        var version = session.protocolVersion
+        if let text = command.argumentText(0) {
+            guard let number = Int(text) else {
                 return .error("ERR Protocol version is not an integer or out of range")
             }
-            guard number == 2 else {
-                return .error("NOPROTO unsupported protocol version (MyStore speaks RESP2)")
+            guard let requested = RESPProtocol(rawValue: number) else {
+                return .error("NOPROTO unsupported protocol version")
             }
+            version = requested
             index = 1
         }
         while let option = command.argumentText(index)?.uppercased() {
@@ -105,11 +107,13 @@ enum ConnectionCommands {
                 return .error("ERR Syntax error in HELLO option '\(option.lowercased())'")
             }
         }
-        // RESP2 has no map type: a flat array of alternating field names and values.
-        return .array([
+        // Options are checked before the protocol changes: a failed HELLO changes nothing.
+        session.protocolVersion = version
+        // A map: in RESP3 `%7`, in RESP2 a flat array of alternating field names and values.
+        return .map([
             .bulk("server"), .bulk("mystore"),
             .bulk("version"), .bulk(ServerIdentity.version),
-            .bulk("proto"), .integer(2),
+            .bulk("proto"), .integer(Int64(version.rawValue)),
             .bulk("id"), .integer(session.id),
             .bulk("mode"), .bulk("cluster"),
             .bulk("role"), .bulk("master"),

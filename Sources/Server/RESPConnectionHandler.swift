@@ -29,7 +29,9 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
     /// Sequence numbers: assigned per request, written strictly in order.
     private var nextRequest = 0
     private var nextToWrite = 0
-    private var finished: [Int: RESPValue] = [:]
+    /// Replies done but waiting for an earlier one, each with the protocol in force when its
+    /// request started (a `HELLO` changes it for later requests only).
+    private var finished: [Int: (value: RESPValue, proto: RESPProtocol)] = [:]
     /// The request after whose reply the connection closes (QUIT).
     private var closeAfter: Int?
     /// Inside `channelRead`: replies written now are flushed by `channelReadComplete`.
@@ -127,23 +129,24 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         defer { reading = false }
         // As Redis checks before running anything: the name must be known and the arity right.
         guard let spec = CommandTable.spec(named: name) else {
-            return finish(request, ConnectionCommands.unknownCommand(command), context: context, flush: false)
+            return finish(request, ConnectionCommands.unknownCommand(command), proto: session.protocolVersion, context: context, flush: false)
         }
         guard spec.accepts(argumentCount: command.parts.count) else {
-            return finish(request, ConnectionCommands.wrongArity(command), context: context, flush: false)
+            return finish(request, ConnectionCommands.wrongArity(command), proto: session.protocolVersion, context: context, flush: false)
         }
         if let router, spec.scope == .routed {
             let args = command.parts.map { Array($0.readableBytesView) }
             let loop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: loop)
             let ctx = NIOLoopBound(context, eventLoop: loop)
+            let proto = session.protocolVersion
             router.execute(args, name: name, session: &routeSession, hops: 0) { value in
                 timer.recordNanoseconds(Int64(monotonicNanos() - started))
                 if loop.inEventLoop {
                     // Completed inside this read (no flush needed yet) or later on this loop.
-                    handler.value.finish(request, value, context: ctx.value, flush: !handler.value.reading)
+                    handler.value.finish(request, value, proto: proto, context: ctx.value, flush: !handler.value.reading)
                 } else {
-                    loop.execute { handler.value.finish(request, value, context: ctx.value, flush: true) }
+                    loop.execute { handler.value.finish(request, value, proto: proto, context: ctx.value, flush: true) }
                 }
             }
             return
@@ -152,21 +155,22 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         let reply = ConnectionCommands.reply(to: command, session: &session, identity: identity, uptimeSeconds: uptime)
         if session.isClosing { closeAfter = request }
         timer.recordNanoseconds(Int64(monotonicNanos() - started))
-        finish(request, reply, context: context, flush: false)
+        // After the command: HELLO 3 is itself answered in RESP3, as Redis does.
+        finish(request, reply, proto: session.protocolVersion, context: context, flush: false)
     }
 
-    private func finish(_ request: Int, _ value: RESPValue, context: ChannelHandlerContext, flush: Bool) {
+    private func finish(_ request: Int, _ value: RESPValue, proto: RESPProtocol, context: ChannelHandlerContext, flush: Bool) {
         requestsInFlight.subtract(1, ordering: .relaxed)
         guard !session.isClosing || closeAfter != nil else { return }
-        finished[request] = value
+        finished[request] = (value, proto)
         // Only a reply that waits for an earlier one is counted (the usual in-order reply
         // leaves at once, and is never sized).
         if request != nextToWrite { finishedBytes += value.approximateBytes }
         var wrote = false
-        while let v = finished.removeValue(forKey: nextToWrite) {
+        while let (v, vProto) = finished.removeValue(forKey: nextToWrite) {
             if nextToWrite != request { finishedBytes -= v.approximateBytes }
             var buffer = context.channel.allocator.buffer(capacity: 64)
-            buffer.writeRESPValue(v)
+            buffer.writeRESPValue(v, protocol: vProto)
             context.write(wrapOutboundOut(buffer), promise: nil)
             wrote = true
             if nextToWrite == closeAfter {

@@ -1,8 +1,8 @@
 import NIOCore
 import RESP
 
-/// A reply in RESP2, the Redis serialization protocol that `redis-cli` and client libraries
-/// speak by default.
+/// A reply, written in the connection's protocol: RESP2, or RESP3 after `HELLO 3`
+/// (``ByteBuffer/writeRESPValue(_:protocol:)``).
 enum RESPValue: Hashable, Sendable {
     /// `+OK`: a short status; must not contain CR or LF.
     case simpleString(String)
@@ -16,8 +16,14 @@ enum RESPValue: Hashable, Sendable {
     case null
     /// `*2 ...`: a sequence of values.
     indirect case array([RESPValue])
-    /// A reply already in wire format (from a node this command was forwarded to).
+    /// A reply already in RESP2 wire format (from a node this command was forwarded to).
     case raw(ByteBuffer)
+    /// Field names and values, alternating: a RESP3 map (`%`); in RESP2 a flat array.
+    indirect case map([RESPValue])
+    /// An unordered collection: a RESP3 set (`~`); in RESP2 an array.
+    indirect case set([RESPValue])
+    /// Text for people (INFO): a RESP3 verbatim string (`=`, format `txt`); in RESP2 a bulk string.
+    case verbatim(String)
 
     /// A bulk string holding UTF-8 text.
     static func bulk(_ text: String) -> RESPValue { .bulkString(ByteBuffer(string: text)) }
@@ -32,7 +38,8 @@ enum RESPValue: Hashable, Sendable {
         case .simpleString(let text), .error(let text): text.utf8.count
         case .integer, .null: 8
         case .bulkString(let bytes), .raw(let bytes): bytes.readableBytes
-        case .array(let elements): elements.reduce(8) { $0 + $1.approximateBytes }
+        case .array(let elements), .map(let elements), .set(let elements): elements.reduce(8) { $0 + $1.approximateBytes }
+        case .verbatim(let text): text.utf8.count
         }
     }
 
@@ -61,10 +68,17 @@ enum RESPValue: Hashable, Sendable {
     }
 }
 
+/// The protocol a connection speaks: RESP2 until `HELLO 3`.
+enum RESPProtocol: Int, Hashable, Sendable {
+    case resp2 = 2
+    case resp3 = 3
+}
+
 extension ByteBuffer {
-    /// Appends `value` in RESP2 wire format. Newlines in status and error text become spaces,
-    /// since they would end the reply early.
-    mutating func writeRESPValue(_ value: RESPValue) {
+    /// Appends `value` in the wire format of `proto`. Newlines in status and error text become
+    /// spaces, since they would end the reply early. RESP3 adds its null, map, set and verbatim
+    /// types; everything else is written the same in both.
+    mutating func writeRESPValue(_ value: RESPValue, protocol proto: RESPProtocol = .resp2) {
         switch value {
         case .simpleString(let text):
             writeStaticString("+")
@@ -81,12 +95,32 @@ extension ByteBuffer {
             writeImmutableBuffer(bytes)
             writeStaticString("\r\n")
         case .null:
-            writeStaticString("$-1\r\n")
+            if proto == .resp3 { writeStaticString("_\r\n") } else { writeStaticString("$-1\r\n") }
         case .array(let elements):
             writeString("*\(elements.count)\r\n")
-            for element in elements { writeRESPValue(element) }
+            for element in elements { writeRESPValue(element, protocol: proto) }
+        case .map(let elements):
+            writeString(proto == .resp3 ? "%\(elements.count / 2)\r\n" : "*\(elements.count)\r\n")
+            for element in elements { writeRESPValue(element, protocol: proto) }
+        case .set(let elements):
+            writeString(proto == .resp3 ? "~\(elements.count)\r\n" : "*\(elements.count)\r\n")
+            for element in elements { writeRESPValue(element, protocol: proto) }
+        case .verbatim(let text):
+            if proto == .resp3 {
+                writeString("=\(text.utf8.count + 4)\r\ntxt:")
+            } else {
+                writeString("$\(text.utf8.count)\r\n")
+            }
+            writeString(text)
+            writeStaticString("\r\n")
         case .raw(let bytes):
-            writeImmutableBuffer(bytes)
+            // Forwarded replies are RESP2 on the wire between nodes; a RESP3 client gets them
+            // re-encoded (its nulls differ).
+            if proto == .resp3, case let parsed = value.parsedIfRaw, parsed != value {
+                writeRESPValue(parsed, protocol: proto)
+            } else {
+                writeImmutableBuffer(bytes)
+            }
         }
     }
 }

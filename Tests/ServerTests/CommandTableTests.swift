@@ -96,7 +96,7 @@ import Testing
                 == .array([.bulk("mystore.status"), .bulk("mystore.shardcount"), .bulk("mystore.shardscan"), .bulk("mystore.shardmove")]))
         guard case .array(let admin) = Self.command(["COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin"]) else { Issue.record("array"); return }
         #expect(admin.contains(.bulk("mystore.node")) && !admin.contains(.bulk("get")))
-        guard case .array(let docs) = Self.command(["COMMAND", "DOCS", "get"]), docs.count == 2, case .array(let fields) = docs[1] else {
+        guard case .map(let docs) = Self.command(["COMMAND", "DOCS", "get"]), docs.count == 2, case .map(let fields) = docs[1] else {
             Issue.record("docs"); return
         }
         #expect(docs[0] == .bulk("get") && fields[0] == .bulk("summary") && fields.contains(.bulk("string")))

@@ -38,15 +38,14 @@ struct ConnectionTests {
     }
 
     @Test func infoAndHello() {
-        guard case .bulkString(let info) = Self.reply("INFO") else { Issue.record("expected bulk"); return }
-        let text = String(buffer: info)
+        guard case .verbatim(let text) = Self.reply("INFO") else { Issue.record("expected verbatim text"); return }
         #expect(text.hasPrefix("# Server\r\n"))
         #expect(text.contains("mystore_version:\(ServerIdentity.version)\r\n"))
         #expect(text.contains("node_address:127.0.0.1:7001\r\n"))
         #expect(text.contains("cluster_size:3\r\n"))
-        #expect(Self.wire(Self.reply("HELLO", "3")).hasPrefix("-NOPROTO"))
-        guard case .array(let fields) = Self.reply("HELLO", "2", "SETNAME", "me") else { Issue.record("expected array"); return }
-        #expect(fields.count == 14)
+        #expect(Self.wire(Self.reply("HELLO", "4")) == "-NOPROTO unsupported protocol version\r\n")
+        guard case .map(let fields) = Self.reply("HELLO", "2", "SETNAME", "me") else { Issue.record("expected a map"); return }
+        #expect(fields.count == 14 && fields[5] == .integer(2))
     }
 
     @Test func clientNames() {
@@ -71,6 +70,48 @@ struct ConnectionTests {
         var text = ""
         while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
         return text
+    }
+
+    /// HELLO 3 switches the connection to RESP3 from its own reply on (nulls, maps, sets,
+    /// verbatim text); HELLO 2 switches back.
+    @Test func helloThreeSpeaksRESP3() throws {
+        let channel = try Self.pipeline()
+        try channel.writeInbound(ByteBuffer(string: "HELLO 3\r\nPING\r\nINFO\r\nCLIENT GETNAME\r\nHELLO 2\r\nCLIENT GETNAME\r\nINFO\r\n"))
+        let out = try Self.output(channel)
+        #expect(out.hasPrefix("%7\r\n$6\r\nserver\r\n$7\r\nmystore\r\n"), "\(out.prefix(60))")
+        #expect(out.contains("$5\r\nproto\r\n:3\r\n") && out.contains("$5\r\nproto\r\n:2\r\n"))
+        #expect(out.contains("+PONG\r\n=") && out.contains("\r\ntxt:# Server\r\n"), "INFO is verbatim text in RESP3")
+        #expect(out.contains("\r\n_\r\n*14\r\n"), "CLIENT GETNAME's null is `_` in RESP3, then HELLO 2 is a flat array")
+        #expect(out.contains("\r\n$-1\r\n$") && out.hasSuffix("\r\n") && !out.hasSuffix("=") , "back in RESP2: `$-1` and a bulk INFO")
+        _ = try channel.finish()
+    }
+
+    @Test func valuesInBothProtocols() {
+        func wire(_ v: RESPValue, _ p: RESPProtocol) -> String {
+            var b = ByteBuffer()
+            b.writeRESPValue(v, protocol: p)
+            return String(buffer: b)
+        }
+        let map = RESPValue.map([.bulk("a"), .integer(1)]), set = RESPValue.set([.simpleString("x")])
+        #expect(wire(.null, .resp2) == "$-1\r\n" && wire(.null, .resp3) == "_\r\n")
+        #expect(wire(map, .resp2) == "*2\r\n$1\r\na\r\n:1\r\n" && wire(map, .resp3) == "%1\r\n$1\r\na\r\n:1\r\n")
+        #expect(wire(set, .resp2) == "*1\r\n+x\r\n" && wire(set, .resp3) == "~1\r\n+x\r\n")
+        #expect(wire(.verbatim("hi"), .resp2) == "$2\r\nhi\r\n" && wire(.verbatim("hi"), .resp3) == "=6\r\ntxt:hi\r\n")
+        #expect(wire(.array([.null, .map([])]), .resp3) == "*2\r\n_\r\n%0\r\n")
+        // A forwarded reply (RESP2 bytes) reaches a RESP3 client with RESP3 nulls.
+        let raw = RESPValue.raw(ByteBuffer(string: "*2\r\n$1\r\nv\r\n$-1\r\n"))
+        #expect(wire(raw, .resp2) == "*2\r\n$1\r\nv\r\n$-1\r\n" && wire(raw, .resp3) == "*2\r\n$1\r\nv\r\n_\r\n")
+    }
+
+    /// A graceful stop's quiesce event: the connection answers what it received, reads
+    /// nothing more and closes.
+    @Test func quiesceFinishesThenCloses() throws {
+        let channel = try Self.pipeline()
+        try channel.writeInbound(ByteBuffer(string: "PING a\r\nPING b\r\n"))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        channel.embeddedEventLoop.run()
+        #expect(try Self.output(channel) == "$1\r\na\r\n$1\r\nb\r\n")
+        #expect(!channel.isActive)
     }
 
     @Test func pipelinedRepliesInOrder() throws {

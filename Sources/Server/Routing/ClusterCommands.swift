@@ -45,11 +45,11 @@ enum ClusterCommands {
                     // A node named by a DNS name also reports it as `hostname`, as Redis 7 does for
                     // an announced hostname; `ip` and `endpoint` carry the membership host as is.
                     let hostname: [RESPValue] = a.isHostName ? [.bulk("hostname"), .bulk(a.host)] : []
-                    return .array([.bulk("id"), .bulk(nodeID(id)), .bulk("port"), .integer(Int64(a.port)), .bulk("ip"), .bulk(a.host),
+                    return .map([.bulk("id"), .bulk(nodeID(id)), .bulk("port"), .integer(Int64(a.port)), .bulk("ip"), .bulk(a.host),
                                    .bulk("endpoint"), .bulk(a.host)] + hostname + [.bulk("role"), .bulk(k == 0 ? "master" : "replica"),
                                    .bulk("replication-offset"), .integer(0), .bulk("health"), .bulk("online")])
                 }
-                return .array([.bulk("slots"), .array(slots), .bulk("nodes"), .array(nodes)])
+                return .map([.bulk("slots"), .array(slots), .bulk("nodes"), .array(nodes)])
             })
         case "NODES":
             var led: [NodeID: [String]] = [:]
