@@ -190,6 +190,12 @@ public final class KVStateMachine {
     }
 
     /// The number of live keys (DBSIZE); expired keys not purged yet are not counted.
+    /// Live keys with an expiry (INFO's `expires`).
+    public var expiringCount: Int {
+        let clock = clockMillis
+        return deadlines.count - deadlines.prefixCount { $0.millis <= clock }
+    }
+
     public var count: Int {
         let clock = clockMillis
         return keyOrder.count - deadlines.prefixCount { $0.millis <= clock }

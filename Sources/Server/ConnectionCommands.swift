@@ -36,7 +36,8 @@ enum ConnectionCommands {
         case "HELLO":
             return hello(command, session: &session, identity: identity)
         case "INFO":
-            return .verbatim(info(identity: identity, uptimeSeconds: uptimeSeconds))
+            let sections = InfoSections.requested(arguments.map { String(buffer: $0) })
+            return .verbatim(InfoSections(identity: identity, maxClients: identity.maxClients).text(sections))
         default:
             return unknownCommand(command)
         }
@@ -121,18 +122,4 @@ enum ConnectionCommands {
         ])
     }
 
-    /// The INFO text: `# Section` headers and `field:value` lines, CRLF-separated.
-    static func info(identity: ServerIdentity, uptimeSeconds: Int64) -> String {
-        let port = identity.address.split(separator: ":").last.map(String.init) ?? ""
-        return [
-            "# Server",
-            "mystore_version:\(ServerIdentity.version)",
-            "node_address:\(identity.address)",
-            "tcp_port:\(port)",
-            "cluster_size:\(identity.clusterSize)",
-            "process_id:\(identity.processID)",
-            "uptime_in_seconds:\(uptimeSeconds)",
-            "",
-        ].joined(separator: "\r\n")
-    }
 }

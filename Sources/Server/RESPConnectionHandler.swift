@@ -120,6 +120,7 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
 
     private func start(_ command: RESPCommand, context: ChannelHandlerContext) {
         requestsInFlight.add(1, ordering: .relaxed)
+        ServerCounters.commandsProcessed.add(1, ordering: .relaxed)
         let name = command.name
         let timer = metrics.requestTimer(name)
         let started = monotonicNanos()

@@ -30,6 +30,7 @@ struct RESPListener {
                 channel.eventLoop.makeCompletedFuture {
                     guard let clientID = connections.open() else {
                         // Over the limit: tell the client why, then hang up.
+                        ServerCounters.connectionsRejected.add(1, ordering: .relaxed)
                         Logs.clients.limited(Logs.limiter, key: "max-connections", .warning,
                                              "refused a client: max_connections (\(maxConnections)) reached",
                                              metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
@@ -40,7 +41,12 @@ struct RESPListener {
                     }
                     Logs.clients.debug("accepted a client", metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")", "id": "\(clientID)"])
                     connections.track(channel, id: clientID)
-                    channel.closeFuture.whenComplete { _ in connections.closed(id: clientID) }
+                    ServerCounters.connectionsReceived.add(1, ordering: .relaxed)
+                    ServerCounters.connectedClients.add(1, ordering: .relaxed)
+                    channel.closeFuture.whenComplete { _ in
+                        connections.closed(id: clientID)
+                        ServerCounters.connectedClients.subtract(1, ordering: .relaxed)
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder(limits: limits)))
                     try channel.pipeline.syncOperations.addHandler(
                         RESPConnectionHandler(identity: identity, clientID: clientID, startedAt: startedAt, router: router, limits: limits)

@@ -107,7 +107,8 @@ struct ServerCommand: AsyncParsableCommand {
         let identity = ServerIdentity(
             address: plan.selfAddress.description,
             clusterSize: plan.membership.count,
-            processID: getpid()
+            processID: getpid(),
+            maxClients: plan.config.maxConnections
         )
         let node: ClusterNode
         do {

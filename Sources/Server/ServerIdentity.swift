@@ -9,4 +9,6 @@ struct ServerIdentity: Hashable, Sendable {
     var clusterSize: Int
     /// Process id, for operators matching INFO to a process.
     var processID: Int32
+    /// `max_connections`, INFO's `maxclients`.
+    var maxClients = 0
 }

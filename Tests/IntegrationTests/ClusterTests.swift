@@ -33,6 +33,16 @@ import Glibc
             #expect(wrong == 0, "node \(port) returned \(wrong) wrong values")
             #expect(try reader.send([bytes("DBSIZE")]).integer == 10_000)
         }
+        // INFO's keyspace counts the shards each node leads: over the nodes, every key once.
+        var total = 0
+        for port in [12101, 12102, 12103] {
+            let text = try cluster.connection(port).send([bytes("INFO"), bytes("keyspace")]).text ?? ""
+            #expect(text.hasPrefix("# Keyspace\r\n"), "\(text)")
+            if let field = text.split(separator: "\r\n").first(where: { $0.hasPrefix("db0:keys=") }) {
+                total += Int(field.dropFirst("db0:keys=".count).prefix(while: { $0.isNumber })) ?? 0
+            }
+        }
+        #expect(total == 10_000, "keys over the nodes' INFO keyspace: \(total)")
         // mystore-bench bounded by a count smaller than its connection count ends (a worker
         // whose connections got no request used to wait forever) and reports that count.
         let bench = URL(fileURLWithPath: LocalCluster.serverBinary).deletingLastPathComponent().appendingPathComponent("mystore-bench").path

@@ -43,6 +43,16 @@ struct ConnectionTests {
         #expect(text.contains("mystore_version:\(ServerIdentity.version)\r\n"))
         #expect(text.contains("node_address:127.0.0.1:7001\r\n"))
         #expect(text.contains("cluster_size:3\r\n"))
+        // Redis's sections and field names, in Redis's order.
+        let headers = text.split(separator: "\r\n").filter { $0.hasPrefix("# ") }
+        #expect(headers == ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats", "# Replication", "# Cpu", "# Cluster", "# Keyspace"])
+        for field in ["redis_version:7.2.0", "redis_mode:cluster", "connected_clients:", "used_memory:", "role:master", "used_cpu_sys:", "cluster_enabled:1"] {
+            #expect(text.contains("\r\n" + field), "\(field)")
+        }
+        guard case .verbatim(let cluster) = Self.reply("INFO", "cluster") else { Issue.record("expected verbatim text"); return }
+        #expect(cluster == "# Cluster\r\ncluster_enabled:1\r\n")
+        guard case .verbatim(let none) = Self.reply("INFO", "nosuchsection") else { Issue.record("expected verbatim text"); return }
+        #expect(none.isEmpty)
         #expect(Self.wire(Self.reply("HELLO", "4")) == "-NOPROTO unsupported protocol version\r\n")
         guard case .map(let fields) = Self.reply("HELLO", "2", "SETNAME", "me") else { Issue.record("expected a map"); return }
         #expect(fields.count == 14 && fields[5] == .integer(2))

@@ -63,6 +63,8 @@ final class CommandRouter: @unchecked Sendable {
             reply(.bulk(statusJSON()))
         case "DBSIZE":
             dbsize(deadline: deadline, reply: reply)
+        case "INFO":
+            info(args.dropFirst().map { String(decoding: $0, as: UTF8.self) }, deadline: deadline, reply: reply)
         case "SCAN":
             scan(Array(args.dropFirst()), deadline: deadline, reply: reply)
         case "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN":
@@ -251,6 +253,39 @@ final class CommandRouter: @unchecked Sendable {
                     return (st.left == 0, st.total, st.error)
                 }
                 if done.0 { reply(done.2 ?? .integer(done.1)) }
+            }
+        }
+    }
+
+    /// INFO [section ...]: Redis's sections. Keyspace counts the keys of the shards this node
+    /// leads, as each Redis Cluster primary reports its own, so tools that add the nodes' counts
+    /// (`redis-cli --cluster info`) get the cluster's; DBSIZE gives the whole cluster's at once.
+    private func info(_ arguments: [String], deadline: Double, reply: @escaping Reply) {
+        let sections = InfoSections.requested(arguments)
+        let identity = ServerIdentity(address: node.plan.selfAddress.description, clusterSize: node.addresses.count,
+                                      processID: getpid(), maxClients: node.plan.config.maxConnections)
+        let led = node.host.status().filter { $0.role == .leader && $0.group != ClusterNode.metaGroup }.map(\.group)
+        guard sections.contains("keyspace"), !led.isEmpty else {
+            var info = InfoSections(identity: identity, maxClients: identity.maxClients)
+            info.keyspace = (0, 0)
+            return reply(.verbatim(info.text(sections)))
+        }
+        let state = NIOLockedValueBox<(left: Int, keys: Int64, expires: Int64)>((led.count, 0, 0))
+        for group in led {
+            node.host.read(group, on: KVShardMachine.self, local: true, { ($0.store.count, $0.store.expiringCount) }) { result in
+                let done = state.withLockedValue { st -> Bool in
+                    st.left -= 1
+                    if case .success(let counts) = result {
+                        st.keys += Int64(counts.0)
+                        st.expires += Int64(counts.1)
+                    }
+                    return st.left == 0
+                }
+                guard done else { return }
+                let st = state.withLockedValue { $0 }
+                var info = InfoSections(identity: identity, maxClients: identity.maxClients)
+                info.keyspace = (st.keys, st.expires)
+                reply(.verbatim(info.text(sections)))
             }
         }
     }

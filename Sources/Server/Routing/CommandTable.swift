@@ -136,8 +136,8 @@ enum CommandTable {
              "The connection's id and name: ID, GETNAME, SETNAME, SETINFO."),
         spec("COMMAND", -1, ["loading", "stale"], none, ["slow", "connection"], .connection, "server", "2.8.13",
              "Returns detailed information about the commands served: COUNT, INFO, LIST, DOCS, GETKEYS."),
-        spec("INFO", -1, ["loading", "stale"], none, ["slow", "dangerous"], .connection, "server", "1.0.0",
-             "Returns information and statistics about the server."),
+        spec("INFO", -1, ["loading", "stale"], none, ["slow", "dangerous"], .routed, "server", "1.0.0",
+             "Returns information and statistics about the server, in Redis's sections; keyspace counts the shards this node leads."),
         // MyStore's own.
         spec("MYSTORE.HISTORY", -2, ["readonly"], one, ["read", "string", "slow"], .routed, "mystore", "0.1.0",
              "Returns a key's past values with the Raft index that wrote each."),
