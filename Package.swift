@@ -102,7 +102,7 @@ let package = Package(
         .target(name: "MyStoreClient", dependencies: ["ShardRouter", "RESP"]),
         .executableTarget(
             name: "Admin",
-            dependencies: ["ShardRouter", "MyStoreClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ShardRouter", "MyStoreClient", "MultiRaft", "KVStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Linearizability checker for recorded client histories (pure; only the clock, for its time budget).
         .target(name: "Linearizability", dependencies: ["SystemClock"], swiftSettings: optimizedInDebug),
@@ -129,7 +129,7 @@ let package = Package(
         // Real mystore-server processes on loopback (the server is built with the tests).
         .testTarget(name: "IntegrationTests", dependencies: ["MyStoreClient", "ShardRouter"]),
         .testTarget(name: "MyStoreClientTests", dependencies: ["MyStoreClient", "ShardRouter"]),
-        .testTarget(name: "AdminTests", dependencies: ["Admin", "MyStoreClient", "ShardRouter"]),
+        .testTarget(name: "AdminTests", dependencies: ["Admin", "MyStoreClient", "ShardRouter", "MultiRaft", "KVStore"]),
         .testTarget(
             name: "ServerTests",
             dependencies: ["Server", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]

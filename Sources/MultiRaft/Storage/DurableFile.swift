@@ -117,6 +117,11 @@ public enum FileSystem {
         if unlink(path) != 0 && errno != ENOENT { throw DurableFile.error(path, "cannot remove") }
     }
 
+    /// Removes an empty directory.
+    public static func removeDirectory(_ path: String) throws(StorageError) {
+        if rmdir(path) != 0 && errno != ENOENT { throw DurableFile.error(path, "cannot remove directory") }
+    }
+
     public static func rename(_ from: String, _ to: String) throws(StorageError) {
         if Glibc.rename(from, to) != 0 { throw DurableFile.error(from, "cannot rename to \(to)") }
     }
