@@ -176,7 +176,7 @@ struct BackupVerify: ParsableCommand {
         do {
             backup = try BackupFileReader(path: file)
         } catch {
-            throw AdminError("backup is damaged: \(error)")
+            throw AdminError(error.opening ? "\(error)" : "backup is damaged: \(error)")
         }
         let keys = backup.sections.reduce(0) { $0 + $1.keys }
         let state = backup.sections.reduce(0) { $0 + $1.stateBytes }

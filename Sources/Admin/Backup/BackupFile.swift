@@ -180,6 +180,8 @@ struct BackupFileError: Error, CustomStringConvertible {
     var offset: Int?
     var shard: ShardID?
     var reason: String
+    /// The file could not be opened (absent, unreadable): not damage.
+    var opening = false
 
     var description: String {
         var at: [String] = []
@@ -219,7 +221,7 @@ struct BackupFileReader {
         do {
             file = try DurableFile(path: path, mode: .readOnly)
         } catch {
-            throw BackupFileError(path: path, reason: "cannot open: \(error.reason)")
+            throw BackupFileError(path: path, reason: "cannot open: \(error.reason)", opening: true)
         }
         self.file = file
         let size = file.size

@@ -36,7 +36,7 @@ struct RestoreCommand: ParsableCommand {
         do {
             backup = try BackupFileReader(path: file)
         } catch {
-            throw AdminError("backup is damaged, nothing restored: \(error)")
+            throw AdminError(error.opening ? "\(error); nothing restored" : "backup is damaged, nothing restored: \(error)")
         }
         let started = Date()
         let manifest = RestoreManifest(shards: backup.sections.map {

@@ -146,25 +146,26 @@ public final class RaftHost: @unchecked Sendable {
 
     /// Writes the state of the snapshot file `seed` (any group's, any header) as `group`'s
     /// snapshot at the seed's index (at least the voters' bootstrap entries), term 1, with
-    /// `voters` as its configuration, and restores `stateMachine` from it.
+    /// `voters` as its configuration, and restores `stateMachine` from it: one pass, each chunk
+    /// inflated for the state machine and copied still compressed into the group's file.
     private func installSeed(_ seed: String, group: GroupID, voters: [ReplicaID],
                              into stateMachine: any GroupStateMachine) throws(StorageError) -> SnapshotMetadata {
         let source = try SnapshotReader(path: seed)
         let meta = SnapshotMetadata(index: max(source.metadata.index, LogIndex(voters.count)), term: 1,
                                     configuration: Configuration(voters: Set(voters)))
         let w = try SnapshotWriter(directory: snapshotDirectory, group: group, metadata: meta, compressionLevel: settings.snapshotCompressionLevel)
+        let next = { () throws(StorageError) -> [UInt8]? in
+            guard let chunk = try source.nextChunk() else { return nil }
+            try w.writeFrame(source.lastFrame, rawCount: chunk.count)
+            return chunk
+        }
         do {
-            while let chunk = try source.nextChunk() { try w.write(chunk) }
+            try stateMachine.restore(from: next)
+            while try next() != nil {}
             try w.finish()
         } catch {
             w.abort()
-            throw error
-        }
-        let reader = try SnapshotReader(path: w.finalPath)
-        do {
-            try stateMachine.restore(from: { () throws(StorageError) -> [UInt8]? in try reader.nextChunk() })
-        } catch {
-            throw StorageError(path: seed, reason: "cannot restore the state machine: \(error)")
+            throw error as? StorageError ?? StorageError(path: seed, reason: "cannot restore the state machine: \(error)")
         }
         return meta
     }

@@ -92,6 +92,14 @@ public final class SnapshotEncoder {
         pending.removeAll(keepingCapacity: true)
     }
 
+    /// Adds a chunk frame exactly as a `SnapshotReader` read it (`lastFrame`), holding
+    /// `rawCount` bytes of state: copying a snapshot's chunks without compressing them again.
+    public func writeFrame(_ frame: [UInt8], rawCount: Int) throws {
+        try flushChunk()
+        try send(frame)
+        rawBytes += rawCount
+    }
+
     /// Emits the last chunk and the end marker.
     public func finish() throws {
         try flushChunk()
@@ -143,6 +151,11 @@ public final class SnapshotWriter {
     /// Adds state-machine bytes; full chunks are compressed and written as they fill.
     public func write(_ bytes: [UInt8]) throws(StorageError) {
         try Self.storage(tempPath) { try encoder.write(bytes) }
+    }
+
+    /// See `SnapshotEncoder.writeFrame`.
+    public func writeFrame(_ frame: [UInt8], rawCount: Int) throws(StorageError) {
+        try Self.storage(tempPath) { try encoder.writeFrame(frame, rawCount: rawCount) }
     }
 
     /// Completes the file: last chunk, end marker, fsync, rename, directory fsync.
@@ -206,6 +219,8 @@ public final class SnapshotReader {
 
     /// CRC-32C of every stream byte read so far (magic, header, chunk frames, end marker).
     public private(set) var streamChecksum: UInt32 = 0
+    /// The frame (header and compressed bytes) of the chunk `nextChunk` returned last.
+    public private(set) var lastFrame: [UInt8] = []
 
     /// Where the stream ends in the file: the offset just past the end marker, once
     /// `nextChunk` returned nil.
@@ -229,6 +244,7 @@ public final class SnapshotReader {
         let at = offset
         offset += 12 + comp
         streamChecksum = CRC32C.checksum(body, crc: CRC32C.checksum(head, crc: streamChecksum))
+        lastFrame = head + body
         if raw == 0 {
             guard comp == 8, Int(WriteAheadLog.readU32(body, 0)) | Int(WriteAheadLog.readU32(body, 4)) << 32 == rawSeen else {
                 throw StorageError(path: path, offset: at, reason: "end marker does not match the \(rawSeen) bytes read")
