@@ -117,7 +117,7 @@ let package = Package(
         // Seeded mutation fuzzing of every decoder of outside input (scripts/fuzz for long runs).
         .testTarget(
             name: "FuzzTests",
-            dependencies: ["Server", "MultiRaft", "KVStore", "ShardRouter", "MyStoreClient", "RESP",
+            dependencies: ["Server", "Admin", "MultiRaft", "KVStore", "ShardRouter", "MyStoreClient", "RESP",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         // Real nodes in network namespaces under mystore-fault (needs root; skipped otherwise).
