@@ -21,8 +21,14 @@ final class BackupSessions: @unchecked Sendable {
 
     private let sessions = NIOLockedValueBox<(next: UInt64, open: [UInt64: BackupSession])>((1, [:]))
     let compressionLevel: Int32
+    /// The encoding thread's nice value (`snapshot_thread_nice`, as for compaction snapshots):
+    /// a backup takes the CPU the request path leaves over.
+    let threadNice: Int32
 
-    init(compressionLevel: Int32) { self.compressionLevel = compressionLevel }
+    init(compressionLevel: Int32, threadNice: Int32) {
+        self.compressionLevel = compressionLevel
+        self.threadNice = threadNice
+    }
 
     /// Starts streaming `body` (a frozen state of `group` at `index`); nil when too many
     /// sessions are open or no thread can be started.
@@ -40,8 +46,9 @@ final class BackupSessions: @unchecked Sendable {
             return session
         }
         guard let session else { return nil }
-        let level = compressionLevel
+        let level = compressionLevel, nice = threadNice
         let started = detachThread(name: "backup-send") { [weak self] in
+            lowerThreadPriority(nice)
             session.produce(body: body, compressionLevel: level)
             if session.isCancelled { self?.end(session.id) }
         }

@@ -51,7 +51,7 @@ final class ClusterNode: @unchecked Sendable {
         kv.historyDepth = plan.config.historyDepth
         kv.maxValueBytes = plan.config.maxValueBytes
         kvSettings = kv
-        backups = BackupSessions(compressionLevel: Int32(plan.config.snapshotCompressionLevel))
+        backups = BackupSessions(compressionLevel: Int32(plan.config.snapshotCompressionLevel), threadNice: Int32(plan.config.snapshotThreadNice))
 
         let data = plan.dataDirectory
         let wal: WriteAheadLog
