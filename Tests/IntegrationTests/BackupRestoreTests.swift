@@ -136,6 +136,9 @@ import Glibc
         #expect(refused.status != 0 && refused.output.contains("not empty"), "non-empty directory: \(refused.output)")
         #expect(!FileManager.default.fileExists(atPath: root + "/127.0.0.1_12311/restore"), "nothing written when refused")
         try FileManager.default.removeItem(atPath: occupied)
+        let cut = run(RebalanceTests.adminBinary, ["restore", truncated, "--membership", target.membershipPath, "--data-dir-root", root])
+        #expect(cut.status != 0 && cut.output.contains("damaged"), "truncated backup: \(cut.output)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/127.0.0.1_12311"), "nothing written for a damaged backup")
 
         let restore = run(RebalanceTests.adminBinary, ["restore", file, "--membership", target.membershipPath, "--data-dir-root", root], timeout: 60)
         #expect(restore.status == 0, "restore: \(restore.output)")

@@ -141,7 +141,12 @@ final class BackupSession: @unchecked Sendable {
     /// Queues one encoded piece, waiting while the queue is full.
     private func push(_ piece: [UInt8]) throws {
         while space.wait(timeout: .now() + .seconds(1)) == .timedOut {
-            if isCancelled || idleSince(monotonicSeconds()) > BackupSessions.idleSeconds { throw Cancelled() }
+            if isCancelled { throw Cancelled() }
+            if idleSince(monotonicSeconds()) > BackupSessions.idleSeconds {
+                // Nobody asks for this stream any more: drop the session (and the frozen state).
+                cancel()
+                throw Cancelled()
+            }
         }
         let (waiter, reply) = state.withLockedValue { s -> (Reply?, RESPValue?) in
             if s.cancelled { return (nil, nil) }
