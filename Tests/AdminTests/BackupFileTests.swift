@@ -48,6 +48,30 @@ struct BackupFileTests {
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
     }
 
+    /// A shard whose stream broke off is dropped from the file and written again.
+    @Test func anAbandonedSectionLeavesNoTrace() throws {
+        let path = Self.temp("abandon")
+        let reference = Self.temp("abandon-ref")
+        defer { for p in [path, reference] { try? FileManager.default.removeItem(atPath: p) } }
+        try Self.makeBackup(reference)
+        let header = try BackupFileReader(path: reference).header
+        let writer = try BackupFileWriter(path: path, header: header)
+        try writer.beginSection(shard: ShardID(rawValue: 0), slotRanges: Self.ranges[0], appliedIndex: 40)
+        try writer.writeStream(Array(repeating: 0xAB, count: 5_000))
+        try writer.abandonSection()
+        // The sections as the reference file holds them, copied after the abandoned one.
+        let ref = try BackupFileReader(path: reference)
+        for s in ref.sections {
+            try writer.beginSection(shard: s.shard, slotRanges: s.slotRanges, appliedIndex: s.appliedIndex)
+            try ref.copy(offset: s.streamOffset, count: s.streamBytes) { (b: [UInt8]) throws(StorageError) in try writer.writeStream(b) }
+            try writer.endSection()
+        }
+        try writer.finish()
+        let r = try BackupFileReader(path: path)
+        #expect(r.sections.map(\.keys) == [40, 40])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(contentsOf: URL(fileURLWithPath: reference)))
+    }
+
     @Test func everyFlippedByteIsCaught() throws {
         let path = Self.temp("flip")
         let bad = Self.temp("flip-bad")

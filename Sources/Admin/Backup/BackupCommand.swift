@@ -42,9 +42,20 @@ struct BackupSave: ParsableCommand {
             throw AdminError("cannot write \(file): \(error)")
         }
         let progress = Progress(total: shards.count, started: started)
+        var known = try cluster.nodes()
         do {
             for (k, shard) in shards.enumerated() {
-                try backUp(shard, client: client, writer: writer, progress: progress)
+                // A stream that breaks off (its node stopped) is dropped from the file and the
+                // shard captured again, on whichever node leads it now.
+                for attempt in 1...Self.streamAttempts {
+                    do {
+                        try backUp(shard, client: client, known: &known, writer: writer, progress: progress)
+                        break
+                    } catch let e as StreamBroken where attempt < Self.streamAttempts {
+                        try writer.abandonSection()
+                        FileHandle.standardError.write(Data("backup: \(e.reason); capturing the shard again\n".utf8))
+                    }
+                }
                 progress.shardDone(k + 1, bytes: writer.bytes)
             }
             try writer.finish()
@@ -63,6 +74,15 @@ struct BackupSave: ParsableCommand {
         } else {
             print(summary)
         }
+    }
+
+    /// Tries per shard when its stream breaks off.
+    static let streamAttempts = 3
+
+    /// A shard's stream ended early: the connection to its node failed, or the node stopped it.
+    struct StreamBroken: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
     }
 
     /// The shard map at one meta index (`MYSTORE.BACKUP MAP`).
@@ -89,34 +109,53 @@ struct BackupSave: ParsableCommand {
 
     /// Streams one shard into the file: BEGIN on its leader (retried while leadership
     /// moves), then NEXT until the end of its snapshot stream.
-    private func backUp(_ shard: BackupHeader.ShardInfo, client: ClusterClient, writer: BackupFileWriter, progress: Progress) throws {
+    private func backUp(_ shard: BackupHeader.ShardInfo, client: ClusterClient, known: inout [NodeAddress], writer: BackupFileWriter,
+                        progress: Progress) throws {
         var begin: [RESPReply] = []
         var lastError = ""
+        // Each try asks the next node known (the endpoints, then nodes that answered BEGIN),
+        // so a stopped node or a moving leadership costs a retry, not the backup.
         for attempt in 0..<20 {
-            let reply = try client.command(Topology.args("MYSTORE.BACKUP", "BEGIN", String(shard.id.rawValue)))
-            if let p = reply.elements, p.count == 3 {
-                begin = p
-                break
+            do {
+                let reply = try client.command(Topology.args("MYSTORE.BACKUP", "BEGIN", String(shard.id.rawValue)),
+                                               on: known[attempt % known.count])
+                if let p = reply.elements, p.count == 3 {
+                    begin = p
+                    break
+                }
+                lastError = reply.errorMessage ?? "\(reply)"
+            } catch {
+                lastError = "\(error)"
             }
-            lastError = reply.errorMessage ?? "\(reply)"
             Thread.sleep(forTimeInterval: 0.1 * Double(min(attempt + 1, 10)))
         }
         guard let id = begin.first?.integer, let index = begin.dropFirst().first?.integer, let addressText = begin.last?.text,
               let address = try? NodeAddress(parsing: addressText) else {
             throw AdminError("shard \(shard.id.rawValue): the leader did not start the backup: \(lastError)")
         }
+        if !known.contains(address) { known.append(address) }
         // The leader streams at its own pace; a reply may wait for the next compressed chunk.
-        let connection = try RESPConnection(to: address, settings: ConnectionSettings(timeout: .seconds(max(cluster.timeout, 60))))
+        let connection: RESPConnection
+        do {
+            connection = try RESPConnection(to: address, settings: ConnectionSettings(timeout: .seconds(max(cluster.timeout, 60))))
+        } catch {
+            throw StreamBroken(reason: "shard \(shard.id.rawValue): cannot reach \(address): \(error)")
+        }
         defer {
             _ = try? connection.send(Topology.args("MYSTORE.BACKUP", "END", String(id)))
             connection.close()
         }
         try writer.beginSection(shard: shard.id, slotRanges: shard.slotRanges, appliedIndex: UInt64(index))
         while true {
-            let reply = try connection.send(Topology.args("MYSTORE.BACKUP", "NEXT", String(id)))
+            let reply: RESPReply
+            do {
+                reply = try connection.send(Topology.args("MYSTORE.BACKUP", "NEXT", String(id)))
+            } catch {
+                throw StreamBroken(reason: "shard \(shard.id.rawValue): the stream from \(address) broke off: \(error)")
+            }
             if reply.isNull { break }
             guard case .bulkString(let bytes) = reply else {
-                throw AdminError("shard \(shard.id.rawValue): the leader \(address) stopped the stream: \(reply.errorMessage ?? "\(reply)")")
+                throw StreamBroken(reason: "shard \(shard.id.rawValue): \(address) stopped the stream: \(reply.errorMessage ?? "\(reply)")")
             }
             try writer.writeStream(bytes)
             progress.streaming(bytes: writer.bytes)

@@ -113,6 +113,8 @@ final class BackupFileWriter {
     private var crc: UInt32 = 0
     private var sections = 0
     private var section: (shard: ShardID, start: Int, crc: UInt32)?
+    /// Where the current section's header starts, and the file's checksum there.
+    private var sectionMark: (bytes: Int, crc: UInt32)?
 
     init(path: String, header: BackupHeader) throws(StorageError) {
         self.path = path
@@ -129,6 +131,7 @@ final class BackupFileWriter {
     }
 
     func beginSection(shard: ShardID, slotRanges: [SlotRange], appliedIndex: UInt64) throws(StorageError) {
+        sectionMark = (bytes, crc)
         var w = BinaryWriter()
         w.write(BackupFormat.sectionTag)
         w.write(UInt32(shard.rawValue))
@@ -147,6 +150,15 @@ final class BackupFileWriter {
         }
     }
 
+    /// Drops the section begun last (its stream broke off), so the shard can be written again.
+    func abandonSection() throws(StorageError) {
+        guard let mark = sectionMark else { return }
+        try file.rewind(to: mark.bytes)
+        (bytes, crc) = mark
+        section = nil
+        sectionMark = nil
+    }
+
     func endSection() throws(StorageError) {
         guard let s = section else { return }
         var w = BinaryWriter()
@@ -156,6 +168,7 @@ final class BackupFileWriter {
         w.write(s.crc)
         try emit(BackupFormat.record(w.bytes))
         section = nil
+        sectionMark = nil
         sections += 1
     }
 
@@ -221,7 +234,7 @@ struct BackupFileReader {
         do {
             file = try DurableFile(path: path, mode: .readOnly)
         } catch {
-            throw BackupFileError(path: path, reason: "cannot open: \(error.reason)", opening: true)
+            throw BackupFileError(path: path, reason: error.reason, opening: true)
         }
         self.file = file
         let size = file.size

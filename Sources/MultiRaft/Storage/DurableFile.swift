@@ -69,6 +69,12 @@ public final class DurableFile {
         if ftruncate(fd, off_t(length)) != 0 { throw Self.error(path, "truncate failed", offset: length) }
     }
 
+    /// Cuts the file to `length` and writes from there on (a file not opened for appending).
+    public func rewind(to length: Int) throws(StorageError) {
+        try truncate(to: length)
+        if lseek(fd, off_t(length), SEEK_SET) < 0 { throw Self.error(path, "seek failed", offset: length) }
+    }
+
     /// Reads up to `count` bytes at `offset`.
     public func read(at offset: Int, count: Int) throws(StorageError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
