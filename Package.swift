@@ -108,7 +108,7 @@ let package = Package(
         .target(name: "MyStoreClient", dependencies: ["ShardRouter", "RESP", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "Admin",
-            dependencies: ["ShardRouter", "MyStoreClient", "NodeLogging", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["ShardRouter", "MyStoreClient", "MultiRaft", "KVStore", "NodeLogging", .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Linearizability checker for recorded client histories (pure; only the clock, for its time budget).
@@ -125,7 +125,7 @@ let package = Package(
         // Seeded mutation fuzzing of every decoder of outside input (scripts/fuzz for long runs).
         .testTarget(
             name: "FuzzTests",
-            dependencies: ["Server", "MultiRaft", "KVStore", "ShardRouter", "MyStoreClient", "RESP",
+            dependencies: ["Server", "Admin", "MultiRaft", "KVStore", "ShardRouter", "MyStoreClient", "RESP",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         // Real nodes in network namespaces under mystore-fault (needs root; skipped otherwise).
@@ -137,7 +137,7 @@ let package = Package(
         // Real mystore-server processes on loopback (the server is built with the tests).
         .testTarget(name: "IntegrationTests", dependencies: ["MyStoreClient", "ShardRouter"]),
         .testTarget(name: "MyStoreClientTests", dependencies: ["MyStoreClient", "ShardRouter"]),
-        .testTarget(name: "AdminTests", dependencies: ["Admin", "MyStoreClient", "ShardRouter"]),
+        .testTarget(name: "AdminTests", dependencies: ["Admin", "MyStoreClient", "ShardRouter", "MultiRaft", "KVStore"]),
         .testTarget(
             name: "ServerTests",
             dependencies: ["Server", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]

@@ -10,6 +10,7 @@ struct AdminCommand: ParsableCommand {
             PutCommand.self, GetCommand.self, DelCommand.self, CasCommand.self,
             MembersCommand.self, StatusCommand.self, ShardsCommand.self, PingCommand.self,
             NodeCommand.self, RebalanceCommand.self, ShardCommand.self, LeaderCommand.self,
+            BackupCommand.self, RestoreCommand.self,
         ]
     )
 }

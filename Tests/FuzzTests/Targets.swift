@@ -7,13 +7,14 @@ import NIOEmbedded
 import ShardRouter
 @testable import KVStore
 @testable import MultiRaft
+@testable import Admin
 @testable import Server
 
 /// Every decoder that reads bytes from outside the process: clients, peers, disk, operators.
 extension FuzzTarget {
     static let all: [FuzzTarget] = [
         respServer, respClient, peerFrame, raftMessage, walRecords, walRecovery, snapshotFile, kvSnapshot, kvRequest,
-        nodeConfig, membership,
+        nodeConfig, membership, backupFile, restoreManifest,
     ]
 
     static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
@@ -292,5 +293,56 @@ extension FuzzTarget {
         for line in text.split(whereSeparator: \.isNewline) { _ = try? NodeAddress(parsing: String(line)) }
         guard let m = try? Membership(parsing: text, source: "fuzz.membership") else { return false }
         return (try? Placement.initial(nodes: m.nodes, shardCount: 16, replicationFactor: min(3, m.nodes.count))) != nil
+    }
+
+    // MARK: Backups
+
+    /// `mystore backup verify` / `restore` reading a backup file: two shards of KV snapshots in
+    /// small chunks. The repair rewrites the trailer's whole-file checksum, so damage behind it
+    /// reaches the records, the snapshot streams and the state decoder.
+    static let backupFile: FuzzTarget = {
+        let dir = scratchDirectory("backup")
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let ranges = [[SlotRange(0, 8191)!], [SlotRange(8192, 16383)!]]
+        var seeds: [[UInt8]] = []
+        for (n, pair) in [(kvSnapshots[0], kvSnapshots[kvSnapshots.count - 1]), (kvSnapshots[kvSnapshots.count - 1], kvSnapshots[0])].enumerated() {
+            let path = dir + "/seed-\(n).backup"
+            let header = BackupHeader(createdMillis: 1, metaIndex: 3, shards: ranges.enumerated().map { .init(id: ShardID(rawValue: $0), slotRanges: $1) })
+            guard let w = try? BackupFileWriter(path: path, header: header) else { continue }
+            for (k, state) in [pair.0, pair.1].enumerated() {
+                let index = LogIndex(rawValue: 10 + UInt64(k))
+                guard (try? w.beginSection(shard: ShardID(rawValue: k), slotRanges: ranges[k], appliedIndex: index.rawValue)) != nil,
+                      let e = try? SnapshotEncoder(group: GroupID(k + 1), metadata: SnapshotMetadata(index: index, term: 0, configuration: Configuration()),
+                                                   chunkSize: 96, compressionLevel: 1, emit: { try w.writeStream($0) }),
+                      (try? e.write(state)) != nil, (try? e.finish()) != nil, (try? w.endSection()) != nil else { continue }
+            }
+            if (try? w.finish()) != nil, let d = try? Data(contentsOf: URL(fileURLWithPath: path)) { seeds.append(Array(d)) }
+        }
+        let path = dir + "/fuzz.backup"
+        return FuzzTarget(name: "backup-file", seeds: seeds, repair: { b in
+            let t = BackupFormat.trailerBytes
+            guard b.count >= t + 8 else { return }
+            var body = BinaryWriter()
+            body.write(BackupFormat.trailerTag)
+            body.write(UInt32(2))
+            body.write(UInt64(b.count - t))
+            body.write(CRC32C.checksum(Array(b[..<(b.count - t)])))
+            b.replaceSubrange((b.count - t)..., with: BackupFormat.record(body.bytes))
+        }) { bytes in
+            if !FileManager.default.createFile(atPath: path, contents: Data(bytes)) {
+                try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            }
+            return (try? BackupFileReader(path: path)) != nil
+        }
+    }()
+
+    /// The manifest `mystore restore` leaves for a node's first start.
+    static let restoreManifest = FuzzTarget(name: "restore-manifest", seeds: [
+        "mystore-restore v1\nshards 2\nshard 0 0-8191 17\nshard 1 8192-16383 4\n", "mystore-restore v1\nshards 1\nshard 0 0-10,20-16383 0\n",
+    ].map { Array($0.utf8) }) { bytes in
+        guard let m = try? RestoreManifest(parsing: text(bytes)) else { return false }
+        _ = m.mismatch(with: try! ShardMap(shards: [Shard(id: ShardID(rawValue: 0), slotRanges: [SlotRange.all], replicas: [NodeAddress(host: "a", port: 1)!])]))
+        return true
     }
 }

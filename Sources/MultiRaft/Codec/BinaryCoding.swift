@@ -57,6 +57,8 @@ public struct BinaryReader: Sendable {
     }
 
     public mutating func readUInt8() throws(DecodeError) -> UInt8 { try take(1).first! }
+    /// The next `n` bytes, as they are.
+    public mutating func readBytes(_ n: Int) throws(DecodeError) -> [UInt8] { Array(try take(n)) }
     /// A replica id, term or index, written as its `UInt64`.
     public mutating func read<N: RaftNumber>(_: N.Type = N.self) throws(DecodeError) -> N { N(rawValue: try readUInt64()) }
     public mutating func readBool() throws(DecodeError) -> Bool { try readUInt8() != 0 }

@@ -100,7 +100,7 @@ public final class RaftHost: @unchecked Sendable {
     /// bootstraps it with `bootstrapVoters` when nothing is stored. `nodeOf` maps the group's
     /// replica ids to nodes.
     public func addGroup(_ group: GroupID, replica: ReplicaID, stateMachine: any GroupStateMachine,
-                         nodeOf: [ReplicaID: NodeID], bootstrapVoters: [ReplicaID]) throws(StorageError) {
+                         nodeOf: [ReplicaID: NodeID], bootstrapVoters: [ReplicaID], seedSnapshot: String? = nil) throws(StorageError) {
         var state: PersistedState
         var snapIndex: LogIndex = 0
         if let recovered = try writer.withWAL({ wal throws(StorageError) in wal.recovered[group] }) {
@@ -119,6 +119,17 @@ public final class RaftHost: @unchecked Sendable {
             // A replica joining an existing group: empty until the leader sends it the log or
             // a snapshot.
             state = PersistedState()
+        } else if let seedSnapshot {
+            // A group founded from restored state: its log starts as a snapshot of the seed's
+            // state at the seed's index, committed at term 1 with the founding voters as its
+            // configuration, identical on every founding replica (as `.bootstrap` is).
+            let meta = try installSeed(seedSnapshot, group: group, voters: bootstrapVoters, into: stateMachine)
+            state = PersistedState(hardState: HardState(term: 1, vote: 0, commit: meta.index), snapshot: Snapshot(metadata: meta, data: []))
+            let hs = state.hardState
+            try writer.withWAL { wal throws(StorageError) in
+                try wal.append([.hardState(group: group, state: hs), .installedSnapshot(group: group, index: meta.index)])
+            }
+            snapIndex = meta.index
         } else {
             state = .bootstrap(voters: bootstrapVoters)
             let boot = state
@@ -133,6 +144,32 @@ public final class RaftHost: @unchecked Sendable {
         g.wasMember = core.configuration.members.contains(replica)
         g.writtenHardState = state.hardState
         groups[group] = g
+    }
+
+    /// Writes the state of the snapshot file `seed` (any group's, any header) as `group`'s
+    /// snapshot at the seed's index (at least the voters' bootstrap entries), term 1, with
+    /// `voters` as its configuration, and restores `stateMachine` from it: one pass, each chunk
+    /// inflated for the state machine and copied still compressed into the group's file.
+    private func installSeed(_ seed: String, group: GroupID, voters: [ReplicaID],
+                             into stateMachine: any GroupStateMachine) throws(StorageError) -> SnapshotMetadata {
+        let source = try SnapshotReader(path: seed)
+        let meta = SnapshotMetadata(index: max(source.metadata.index, LogIndex(voters.count)), term: 1,
+                                    configuration: Configuration(voters: Set(voters)))
+        let w = try SnapshotWriter(directory: snapshotDirectory, group: group, metadata: meta, compressionLevel: settings.snapshotCompressionLevel)
+        let next = { () throws(StorageError) -> [UInt8]? in
+            guard let chunk = try source.nextChunk() else { return nil }
+            try w.writeFrame(source.lastFrame, rawCount: chunk.count)
+            return chunk
+        }
+        do {
+            try stateMachine.restore(from: next)
+            while try next() != nil {}
+            try w.finish()
+        } catch {
+            w.abort()
+            throw error as? StorageError ?? StorageError(path: seed, reason: "cannot restore the state machine: \(error)")
+        }
+        return meta
     }
 
     /// The replica id this node uses in `group`, as recorded when the replica was created
@@ -492,6 +529,21 @@ extension RaftHost {
         let run: ReadBody = { sm in (sm as? M).map(body) }
         let done: Completion = { result in completion(Self.typed(result, R.self, group, mismatch: HostError.dropped)) }
         if local { readLocal(group, run, completion: done) } else { read(group, run, completion: done) }
+    }
+
+    /// `read`, with `body` also given the index the group has applied when it runs: a state
+    /// captured in `body` is the state at exactly that index, and that index is at least the
+    /// read index the leader confirmed after the read was asked for.
+    public func readAtApplied<M: GroupStateMachine & SendableMetatype, R: Sendable>(_ group: GroupID, on machine: M.Type,
+                                                                 _ body: @escaping @Sendable (M, LogIndex) -> R,
+                                                                 completion: @escaping @Sendable (Result<R, HostError>) -> Void) {
+        // The body runs on the host's thread, inside the pass that serves the read, after the
+        // group's applied watermark advanced past what its state machine applied.
+        let run: ReadBody = { [self] sm in
+            guard let m = sm as? M, let g = groups[group] else { return Optional<R>.none }
+            return body(m, g.core.watermarks().applied)
+        }
+        read(group, run) { result in completion(Self.typed(result, R.self, group, mismatch: HostError.dropped)) }
     }
 
     private static func typed<R>(_ result: Result<any Sendable, HostError>, _: R.Type, _ group: GroupID,

@@ -69,6 +69,12 @@ public final class DurableFile {
         if ftruncate(fd, off_t(length)) != 0 { throw Self.error(path, "truncate failed", offset: length) }
     }
 
+    /// Cuts the file to `length` and writes from there on (a file not opened for appending).
+    public func rewind(to length: Int) throws(StorageError) {
+        try truncate(to: length)
+        if lseek(fd, off_t(length), SEEK_SET) < 0 { throw Self.error(path, "seek failed", offset: length) }
+    }
+
     /// Reads up to `count` bytes at `offset`.
     public func read(at offset: Int, count: Int) throws(StorageError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
@@ -115,6 +121,11 @@ public enum FileSystem {
 
     public static func remove(_ path: String) throws(StorageError) {
         if unlink(path) != 0 && errno != ENOENT { throw DurableFile.error(path, "cannot remove") }
+    }
+
+    /// Removes an empty directory.
+    public static func removeDirectory(_ path: String) throws(StorageError) {
+        if rmdir(path) != 0 && errno != ENOENT { throw DurableFile.error(path, "cannot remove directory") }
     }
 
     public static func rename(_ from: String, _ to: String) throws(StorageError) {

@@ -16,6 +16,8 @@ final class ClusterNode: @unchecked Sendable {
     let host: RaftHost
     let transport: PeerTransport
     let streams: SnapshotStreams
+    /// Online backups of shards this node leads (`MYSTORE.BACKUP`).
+    let backups: BackupSessions
     let clusterID: UInt64
     /// The layout every node derives at bootstrap from the membership and config; the meta
     /// group's log applies on top of it.
@@ -52,6 +54,7 @@ final class ClusterNode: @unchecked Sendable {
         kv.historyDepth = plan.config.historyDepth
         kv.maxValueBytes = plan.config.maxValueBytes
         kvSettings = kv
+        backups = BackupSessions(compressionLevel: Int32(plan.config.snapshotCompressionLevel), threadNice: Int32(plan.config.snapshotThreadNice))
 
         let data = plan.dataDirectory
         let wal: WriteAheadLog
@@ -106,6 +109,8 @@ final class ClusterNode: @unchecked Sendable {
         if plan.config.raftOnEventLoop { host.executor = EventLoopHostExecutor(loop: eventLoop) }
         streams.onSnapshot = { [host] g, m, f in host.receiveSnapshot(group: g, message: m, file: f) }
 
+        // Only a founding node's very first start uses a restore seed.
+        let seed = identity.isNew && wal.recovered.isEmpty && identity.joinedNodeID == nil ? try Self.restoreSeed(data, map: plan.shardMap) : nil
         do {
             if !wal.recovered.isEmpty || !identity.isNew {
                 // A restart: host every group the WAL holds, under its recorded replica id.
@@ -114,7 +119,8 @@ final class ClusterNode: @unchecked Sendable {
                     try host.addGroup(gid, replica: replica, stateMachine: makeStateMachine(gid), nodeOf: [:], bootstrapVoters: [])
                 }
             } else if identity.joinedNodeID == nil {
-                // First start of a founding node: the meta group and its shards per the placement.
+                // First start of a founding node: the meta group and its shards per the placement,
+                // each shard from the backup's state when `mystore restore` laid out this directory.
                 let members = bootstrapState.addresses.keys.sorted()
                 let metaVoters = members.prefix(Self.maxMetaVoters).map { ReplicaID($0) }
                 if metaVoters.contains(ReplicaID(selfID)) {
@@ -124,7 +130,16 @@ final class ClusterNode: @unchecked Sendable {
                 for shard in plan.shardMap.shards where shard.replicas.contains(plan.selfAddress) {
                     let voters = shard.replicas.compactMap { a in bootstrapState.node(at: a).map { ReplicaID($0.id) } }
                     try host.addGroup(Self.group(of: shard.id), replica: ReplicaID(selfID), stateMachine: makeStateMachine(Self.group(of: shard.id)),
-                                      nodeOf: [:], bootstrapVoters: voters)
+                                      nodeOf: [:], bootstrapVoters: voters,
+                                      seedSnapshot: seed.map { $0.directory + "/" + RestoreManifest.snapshotName(shard.id) })
+                }
+                if let seed {
+                    // The shards' snapshots now hold the state; the seed has served (the
+                    // manifest goes first: a seed without one is never used).
+                    try? FileSystem.remove(seed.directory + "/" + RestoreManifest.fileName)
+                    for name in (try? FileSystem.list(seed.directory)) ?? [] { try? FileSystem.remove(seed.directory + "/" + name) }
+                    try? FileSystem.removeDirectory(seed.directory)
+                    Logs.server.notice("founded \(seed.manifest.shards.count) shards' groups from the restored backup (shards hosted here restored)")
                 }
             }
             // A node that just joined starts empty: the meta leader adds it to the meta group
@@ -133,6 +148,28 @@ final class ClusterNode: @unchecked Sendable {
             throw StartupError("cannot recover the shards: \(error)")
         }
         rebalancer = Rebalancer(node: self, maxMoves: plan.config.rebalanceMaxMoves)
+    }
+
+    /// The restore seed `mystore restore` left in `data` (nil when there is none), checked
+    /// against this cluster's shards.
+    static func restoreSeed(_ data: String, map: ShardMap) throws(StartupError) -> (directory: String, manifest: RestoreManifest)? {
+        let directory = data + "/" + RestoreManifest.directoryName
+        let path = directory + "/" + RestoreManifest.fileName
+        guard FileSystem.exists(directory) else { return nil }
+        guard let f = try? DurableFile(path: path, mode: .readOnly), let bytes = try? f.readAll() else {
+            throw StartupError("\(path): cannot read the restore manifest; run `mystore restore` again into empty directories")
+        }
+        let manifest: RestoreManifest
+        do {
+            manifest = try RestoreManifest(parsing: String(decoding: bytes, as: UTF8.self))
+        } catch {
+            throw StartupError("\(path): \(error)")
+        }
+        if let why = manifest.mismatch(with: map) { throw StartupError("cannot start from the restored backup: \(why)") }
+        for e in manifest.shards where !FileSystem.exists(directory + "/" + RestoreManifest.snapshotName(e.shard)) {
+            throw StartupError("\(directory): the restored state of \(e.shard) is missing")
+        }
+        return (directory, manifest)
     }
 
     /// The state machine of a group hosted here.

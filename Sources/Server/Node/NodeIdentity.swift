@@ -38,11 +38,12 @@ struct NodeIdentity: Sendable, Equatable {
     }
 
     /// Reads `<directory>/IDENTITY`; nil when absent. A directory with other files but no
-    /// identity is refused (it is not a MyStore data directory).
+    /// identity is refused (it is not a MyStore data directory); the `restore` folder that
+    /// `mystore restore` lays out for a node's first start is the one exception.
     static func read(directory: String) throws(StartupError) -> NodeIdentity? {
         let path = directory + "/IDENTITY"
         guard FileSystem.exists(path) else {
-            let existing = ((try? FileSystem.list(directory)) ?? []).filter { $0 != "IDENTITY.tmp" }
+            let existing = ((try? FileSystem.list(directory)) ?? []).filter { $0 != "IDENTITY.tmp" && $0 != RestoreManifest.directoryName }
             if !existing.isEmpty {
                 throw StartupError("\(directory) is not empty and is not a MyStore data directory (found \(existing.prefix(3).joined(separator: ", "))); use an empty directory")
             }

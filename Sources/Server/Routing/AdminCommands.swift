@@ -11,6 +11,8 @@ import SystemClock
 ///   `MYSTORE.SHARDMOVE shard from to`, `MYSTORE.LEADERTRANSFER shard to`, `MYSTORE.MOVES`:
 ///   executed by the meta group's leader (forwarded there).
 /// - `MYSTORE.JOININFO host:port`: answered by any node, for a node joining the cluster.
+/// - `MYSTORE.BACKUP MAP | BEGIN shard | NEXT id | END id`: online backup (`BackupCommands`),
+///   each part run on the leader of the group it reads.
 ///
 /// The operations these drive on a shard's Raft group (progress, membership changes,
 /// leadership transfers) are not commands: nodes send them to each other as typed peer frames
@@ -18,6 +20,7 @@ import SystemClock
 extension CommandRouter {
     static let adminNames: Set<String> = [
         "MYSTORE.NODE", "MYSTORE.REBALANCE", "MYSTORE.SHARDMOVE", "MYSTORE.LEADERTRANSFER", "MYSTORE.MOVES", "MYSTORE.JOININFO",
+        "MYSTORE.BACKUP",
     ]
 
     func executeAdmin(_ name: String, _ args: [[UInt8]], hops: UInt8, deadline: Double, reply: @escaping Reply) {
@@ -25,6 +28,8 @@ extension CommandRouter {
         switch name {
         case "MYSTORE.JOININFO":
             reply(joinInfo(a))
+        case "MYSTORE.BACKUP":
+            backup(args, hops: hops, deadline: deadline, reply: reply)
         default:
             onLeader(of: ClusterNode.metaGroup, args: args, hops: hops, deadline: deadline, reply: reply) { [self] done in
                 node.rebalancer.command(name, a, reply: done)

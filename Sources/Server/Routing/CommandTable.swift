@@ -159,6 +159,8 @@ enum CommandTable {
              "Hands a shard's leadership to its replica on a given node."),
         spec("MYSTORE.MOVES", 1, ["admin", "noscript"], none, ["admin", "slow"], .routed, "mystore", "0.1.0",
              "The queue of replica moves and how far each got."),
+        spec("MYSTORE.BACKUP", -2, ["admin", "noscript"], none, ["admin", "slow", "dangerous"], .routed, "mystore", "0.1.0",
+             "Streams one shard's state for `mystore backup`: MAP, BEGIN shard, NEXT session, END session."),
         spec("MYSTORE.JOININFO", 2, ["admin", "noscript", "loading", "stale"], none, ["admin", "slow"], .routed, "mystore", "0.1.0",
              "What a node joining the cluster needs to start: its id and the cluster's founding facts."),
     ]
