@@ -17,6 +17,13 @@ public enum KVCommand: Sendable, Equatable {
     case getSet(key: [UInt8], value: [UInt8])
     /// MSET of keys that all belong to one shard; always replies OK.
     case multiSet(pairs: [([UInt8], [UInt8])])
+    /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT: sets the live key's expiry to `millis` after the
+    /// entry's timestamp (`absolute` false) or at that Unix time in ms, under `condition`;
+    /// replies 1 when set (a time already past deletes the key), 0 when the key is missing or
+    /// the condition fails.
+    case expire(key: [UInt8], millis: Int64, absolute: Bool, condition: ExpireCondition)
+    /// PERSIST: removes the live key's expiry; replies 1 when it had one, else 0.
+    case persist(key: [UInt8])
     /// Does nothing; replies OK.
     case noop
 
@@ -31,10 +38,26 @@ public enum KVCommand: Sendable, Equatable {
         case let (.getSet(k1, v1), .getSet(k2, v2)): return k1 == k2 && v1 == v2
         case let (.multiSet(a), .multiSet(b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.expire(k1, m1, a1, c1), .expire(k2, m2, a2, c2)): return k1 == k2 && m1 == m2 && a1 == a2 && c1 == c2
+        case let (.persist(a), .persist(b)): return a == b
         case (.noop, .noop): return true
         default: return false
         }
     }
+}
+
+/// When an EXPIRE takes effect (Redis 7's options).
+public enum ExpireCondition: UInt8, Sendable, Equatable {
+    /// Always.
+    case always = 0
+    /// NX: only when the key has no expiry.
+    case ifNone
+    /// XX: only when the key has an expiry.
+    case ifAny
+    /// GT: only when the new expiry is later than the current one (no expiry counts as never).
+    case ifLater
+    /// LT: only when the new expiry is sooner than the current one (no expiry counts as never).
+    case ifSooner
 }
 
 /// When a SET takes effect.

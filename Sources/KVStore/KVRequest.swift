@@ -53,7 +53,7 @@ public struct KVRequest: Sendable, Equatable {
 
 extension KVCommand {
     private enum Tag: UInt8 {
-        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet
+        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist
     }
 
     var payloadSize: Int {
@@ -62,7 +62,7 @@ extension KVCommand {
             if case .ifEqual(let e) = c { return k.count + v.count + e.count }
             return k.count + v.count
         case .delete(let keys): return keys.reduce(0) { $0 + $1.count + 4 }
-        case .incrementBy(let k, _), .getDelete(let k): return k.count
+        case .incrementBy(let k, _), .getDelete(let k), .expire(let k, _, _, _), .persist(let k): return k.count
         case let .append(k, v), let .getSet(k, v): return k.count + v.count
         case .multiSet(let pairs): return pairs.reduce(0) { $0 + $1.0.count + $1.1.count + 8 }
         case .noop: return 0
@@ -122,6 +122,15 @@ extension KVCommand {
                 w.writeBlob(key)
                 w.writeBlob(value)
             }
+        case let .expire(key, millis, absolute, condition):
+            w.write(Tag.expire.rawValue)
+            w.writeBlob(key)
+            w.write(UInt64(bitPattern: millis))
+            w.write(absolute)
+            w.write(condition.rawValue)
+        case .persist(let key):
+            w.write(Tag.persist.rawValue)
+            w.writeBlob(key)
         }
     }
 
@@ -178,6 +187,15 @@ extension KVCommand {
                 pairs.append((key, try r.readBlob()))
             }
             return .multiSet(pairs: pairs)
+        case .expire:
+            let key = try r.readBlob()
+            let millis = Int64(bitPattern: try r.readUInt64())
+            let absolute = try readStrictBool(&r, "EXPIRE absolute flag")
+            let raw = try r.readUInt8()
+            guard let condition = ExpireCondition(rawValue: raw) else { throw DecodeError("unknown EXPIRE condition \(raw)") }
+            return .expire(key: key, millis: millis, absolute: absolute, condition: condition)
+        case .persist:
+            return .persist(key: try r.readBlob())
         }
     }
 

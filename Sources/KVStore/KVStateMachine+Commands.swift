@@ -5,6 +5,7 @@ extension KVStateMachine {
     static let notAnInteger = "ERR value is not an integer or out of range"
     static let wouldOverflow = "ERR increment or decrement would overflow"
     static let invalidExpire = "ERR invalid expire time in 'set' command"
+    static let invalidExpireCommand = "ERR invalid expire time in 'expire' command"
     static let tooLarge = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
     func execute(_ command: KVCommand, index: LogIndex) -> KVResult {
@@ -44,9 +45,40 @@ extension KVStateMachine {
                 write(k, value, expiresAt: nil, index: index)
             }
             return .ok
+        case let .expire(key, millis, absolute, condition):
+            return expire(StoreKey(key), millis: millis, absolute: absolute, condition: condition, index: index)
+        case .persist(let key):
+            let k = StoreKey(key)
+            guard liveValue(k) != nil, keptExpiry(k) != nil else { return .integer(0) }
+            setExpiry(k, nil)
+            return .integer(1)
         case .noop:
             return .ok
         }
+    }
+
+    /// EXPIRE and its kin, as Redis 7 runs them: a missing key or a failed condition replies 0;
+    /// a time already past deletes the key (recorded in its history, as a DEL is); otherwise
+    /// the expiry changes and the value and its history stay as they are.
+    private func expire(_ key: StoreKey, millis: Int64, absolute: Bool, condition: ExpireCondition, index: LogIndex) -> KVResult {
+        let base = absolute ? 0 : Int64(clamping: clockMillis)
+        let (at, overflow) = base.addingReportingOverflow(millis)
+        guard !overflow else { return .error(Self.invalidExpireCommand) }
+        guard liveValue(key) != nil else { return .integer(0) }
+        let current = keptExpiry(key)
+        switch condition {
+        case .always: break
+        case .ifNone: if current != nil { return .integer(0) }
+        case .ifAny: if current == nil { return .integer(0) }
+        case .ifLater: if current.map({ at <= Int64(clamping: $0) }) ?? true { return .integer(0) }
+        case .ifSooner: if let current, at >= Int64(clamping: current) { return .integer(0) }
+        }
+        if at <= Int64(clamping: clockMillis) {
+            delete(key, index: index)
+        } else {
+            setExpiry(key, UInt64(at))
+        }
+        return .integer(1)
     }
 
     /// The live key's current expiry (for commands that keep the TTL).

@@ -142,6 +142,24 @@ public final class KVStateMachine {
         records.values[at].assign(value, expiresAt: expiresAt, index: index, depth: depth)
     }
 
+    /// Changes the live `key`'s expiry (nil: none) without a new version: the value and its
+    /// history stay as they are, as a TTL change is not a write of the value.
+    func setExpiry(_ key: StoreKey, _ expiresAt: UInt64?) {
+        guard let at = records.index(forKey: key), records.values[at].value != nil else { return }
+        let old = records.values[at].expiresAt
+        guard old != expiresAt else { return }
+        if let old { deadlines.remove(ExpiryDeadline(millis: old, key: key)) }
+        if let expiresAt { deadlines.insert(ExpiryDeadline(millis: expiresAt, key: key)) }
+        records.values[at].expiresAt = expiresAt
+    }
+
+    /// The live key's expiry as Unix milliseconds: nil when the key is missing, -1 when it
+    /// has none (EXPIRETIME / PEXPIRETIME).
+    public func expiryMillis(_ key: [UInt8]) -> Int64? {
+        guard let record = records[StoreKey(key)], record.isLive(at: clockMillis) else { return nil }
+        return record.expiresAt.map { Int64(clamping: $0) } ?? -1
+    }
+
     /// Deletes the live `key`, recording the deletion at `index`.
     func delete(_ key: StoreKey, index: LogIndex) {
         retire(key, version: KeyVersion(index: index, value: nil))
@@ -189,13 +207,13 @@ public final class KVStateMachine {
         return Int64(clamping: at - clockMillis)
     }
 
-    /// The number of live keys (DBSIZE); expired keys not purged yet are not counted.
     /// Live keys with an expiry (INFO's `expires`).
     public var expiringCount: Int {
         let clock = clockMillis
         return deadlines.count - deadlines.prefixCount { $0.millis <= clock }
     }
 
+    /// The number of live keys (DBSIZE); expired keys not purged yet are not counted.
     public var count: Int {
         let clock = clockMillis
         return keyOrder.count - deadlines.prefixCount { $0.millis <= clock }

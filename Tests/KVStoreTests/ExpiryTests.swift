@@ -82,3 +82,76 @@ import MultiRaft
         #expect(r.machine.deadlines.count == 0)
     }
 }
+
+/// EXPIRE and its kin (NX, XX, GT, LT), PERSIST and EXPIRETIME, as Redis 7 answers them.
+@Suite struct ExpireCommandTests {
+    func expire(_ r: Replica, _ key: String, _ millis: Int64, absolute: Bool = false, _ condition: ExpireCondition = .always) -> KVResult {
+        r.apply(.expire(key: b(key), millis: millis, absolute: absolute, condition: condition))
+    }
+
+    @Test func setsChangesAndRemovesExpiries() {
+        let r = Replica()
+        r.now = 1_000
+        #expect(expire(r, "missing", 100) == .integer(0))
+        _ = r.set("k", "v")
+        #expect(r.machine.expiryMillis(b("k")) == -1 && r.machine.expiryMillis(b("missing")) == nil)
+        #expect(expire(r, "k", 100) == .integer(1))
+        #expect(r.machine.ttlMillis(b("k")) == 100 && r.machine.expiryMillis(b("k")) == 1_100)
+        #expect(expire(r, "k", 5_000, absolute: true) == .integer(1))
+        #expect(r.machine.expiryMillis(b("k")) == 5_000)
+        #expect(r.apply(.persist(key: b("k"))) == .integer(1))
+        #expect(r.machine.ttlMillis(b("k")) == -1)
+        #expect(r.apply(.persist(key: b("k"))) == .integer(0), "nothing to remove")
+        #expect(r.apply(.persist(key: b("missing"))) == .integer(0))
+        // The expiry set by EXPIRE is honoured like SET's.
+        #expect(expire(r, "k", 50) == .integer(1))
+        r.apply(.noop, at: 1_049)
+        #expect(r.get("k") == "v")
+        r.apply(.noop, at: 1_050)
+        #expect(r.get("k") == nil && r.machine.count == 0)
+    }
+
+    @Test func conditionsFollowRedis7() {
+        let r = Replica()
+        r.now = 1_000
+        _ = r.set("k", "v")
+        #expect(expire(r, "k", 100, .ifAny) == .integer(0), "XX: no expiry yet")
+        #expect(expire(r, "k", 100, .ifLater) == .integer(0), "GT: no expiry counts as never")
+        #expect(expire(r, "k", 100, .ifSooner) == .integer(1), "LT: sooner than never")
+        #expect(expire(r, "k", 500, .ifNone) == .integer(0), "NX: has one now")
+        #expect(expire(r, "k", 50, .ifLater) == .integer(0))
+        #expect(expire(r, "k", 500, .ifLater) == .integer(1))
+        #expect(expire(r, "k", 700, .ifSooner) == .integer(0))
+        #expect(expire(r, "k", 200, .ifAny) == .integer(1))
+        #expect(r.machine.expiryMillis(b("k")) == 1_200)
+    }
+
+    @Test func aTimeAlreadyPastDeletesTheKey() {
+        let r = Replica()
+        r.now = 1_000
+        _ = r.set("k", "v")
+        #expect(expire(r, "k", -1) == .integer(1))
+        #expect(r.get("k") == nil && r.machine.count == 0)
+        _ = r.set("j", "v")
+        #expect(expire(r, "j", 999, absolute: true) == .integer(1))
+        #expect(r.get("j") == nil)
+        #expect(r.machine.history(b("j"), limit: 8).first?.value == nil, "recorded as a deletion, as DEL is")
+        #expect(expire(r, "j", 10) == .integer(0), "gone")
+        // As Redis checks the time before the key: an overflowing one is an error either way.
+        #expect(expire(r, "x", Int64.max) == .error("ERR invalid expire time in 'expire' command"))
+        _ = r.set("x", "v")
+        #expect(expire(r, "x", Int64.max) == .error("ERR invalid expire time in 'expire' command"))
+        #expect(r.get("x") == "v")
+    }
+
+    @Test func aTTLChangeIsNotANewVersion() {
+        let r = Replica()
+        _ = r.set("k", "v1")
+        _ = r.set("k", "v2")
+        func versions() -> [String] { r.machine.history(b("k"), limit: 8).map { "\($0.index):\($0.value ?? [])" } }
+        let before = versions()
+        #expect(expire(r, "k", 1_000) == .integer(1))
+        #expect(r.apply(.persist(key: b("k"))) == .integer(1))
+        #expect(versions() == before && before.count == 2)
+    }
+}

@@ -55,7 +55,7 @@ func pieces(_ bytes: [UInt8], size: Int) -> () -> [UInt8]? {
 func randomCommand(_ rng: inout SplitMix64, keys: Int = 50) -> KVCommand {
     func key() -> [UInt8] { b("k\(Int.random(in: 0..<keys, using: &rng))") }
     func value() -> [UInt8] { Bool.random(using: &rng) ? b("\(Int.random(in: -5...5, using: &rng))") : b("v\(rng.next() % 1000)") }
-    switch rng.next() % 8 {
+    switch rng.next() % 10 {
     case 0, 1:
         let conditions: [SetCondition] = [.always, .always, .ifAbsent, .ifPresent, .ifEqual(value())]
         let expiries: [Expiry] = [.none, .keep, .afterMillis(rng.next() % 500 + 1), .atMillis(rng.next() % 5_000 + 1)]
@@ -66,6 +66,11 @@ func randomCommand(_ rng: inout SplitMix64, keys: Int = 50) -> KVCommand {
     case 4: return .append(key: key(), value: value())
     case 5: return .getDelete(key: key())
     case 6: return .getSet(key: key(), value: value())
+    case 7:
+        let conditions: [ExpireCondition] = [.always, .ifNone, .ifAny, .ifLater, .ifSooner]
+        return .expire(key: key(), millis: Int64.random(in: -50...600, using: &rng), absolute: Bool.random(using: &rng),
+                       condition: conditions.randomElement(using: &rng)!)
+    case 8: return .persist(key: key())
     default: return .multiSet(pairs: [(key(), value()), (key(), value())])
     }
 }

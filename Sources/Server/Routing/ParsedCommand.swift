@@ -23,6 +23,7 @@ enum CommandParser {
     static let names: Set<String> = [
         "GET", "SET", "SETNX", "SETEX", "PSETEX", "DEL", "UNLINK", "EXISTS", "INCR", "DECR", "INCRBY", "DECRBY",
         "APPEND", "STRLEN", "GETSET", "GETDEL", "MGET", "MSET", "TTL", "PTTL", "MYSTORE.HISTORY",
+        "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST", "EXPIRETIME", "PEXPIRETIME", "TYPE", "TOUCH",
     ]
 
     /// `name` is the upper-cased `args[0]` when the caller has it already.
@@ -93,6 +94,26 @@ enum CommandParser {
                 pairs.append((a[i], a[i + 1]))
             }
             return .success(.write(keys: pairs.map(\.0), command: .multiSet(pairs: pairs), reply: plain))
+        case "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT":
+            return parseExpire(name, a, checkKey: checkKey)
+        case "PERSIST":
+            if let e = arity(a.count == 1) ?? checkKey(a[0]) { return .failure(e) }
+            return .success(.write(keys: [a[0]], command: .persist(key: a[0]), reply: plain))
+        case "EXPIRETIME", "PEXPIRETIME", "TYPE":
+            if let e = arity(a.count == 1) ?? checkKey(a[0]) { return .failure(e) }
+            let key = a[0]
+            switch name {
+            case "TYPE": return .success(.read(keys: [key]) { sm in .simpleString(sm.exists(key) ? "string" : "none") })
+            case "EXPIRETIME": return .success(.read(keys: [key]) { sm in
+                let at = sm.expiryMillis(key)
+                return .integer(at.map { $0 < 0 ? $0 : $0 / 1000 } ?? -2)
+            })
+            default: return .success(.read(keys: [key]) { sm in .integer(sm.expiryMillis(key) ?? -2) })
+            }
+        case "TOUCH":
+            if let e = arity(!a.isEmpty) { return .failure(e) }
+            for k in a { if let e = checkKey(k) { return .failure(e) } }
+            return .success(.read(keys: a) { sm in .integer(Int64(a.filter { sm.exists($0) }.count)) })
         case "MYSTORE.HISTORY":
             if let e = arity(a.count == 1 || a.count == 2) ?? checkKey(a[0]) { return .failure(e) }
             let key = a[0]
@@ -105,6 +126,39 @@ enum CommandParser {
         default:
             return .failure(ErrorReply("ERR unknown command '\(name.lowercased())'"))
         }
+    }
+
+    /// EXPIRE | PEXPIRE | EXPIREAT | PEXPIREAT key time [NX | XX | GT | LT], with Redis 7's
+    /// errors. A time in seconds is turned into milliseconds here; the state machine adds the
+    /// entry's timestamp to a relative one.
+    static func parseExpire(_ name: String, _ a: [[UInt8]], checkKey: ([UInt8]) -> ErrorReply?) -> Result<ParsedCommand, ErrorReply> {
+        guard a.count >= 2 else { return .failure(ErrorReply("ERR wrong number of arguments for '\(name.lowercased())' command")) }
+        if let e = checkKey(a[0]) { return .failure(e) }
+        guard let time = Int64(String(decoding: a[1], as: UTF8.self)) else {
+            return .failure(ErrorReply("ERR value is not an integer or out of range"))
+        }
+        var nx = false, xx = false, gt = false, lt = false
+        for option in a.dropFirst(2) {
+            switch String(decoding: option, as: UTF8.self).uppercased() {
+            case "NX": nx = true
+            case "XX": xx = true
+            case "GT": gt = true
+            case "LT": lt = true
+            case let other: return .failure(ErrorReply("ERR Unsupported option \(other)"))
+            }
+        }
+        if nx && (xx || gt || lt) { return .failure(ErrorReply("ERR NX and XX, GT or LT options at the same time are not compatible")) }
+        if gt && lt { return .failure(ErrorReply("ERR GT and LT options at the same time are not compatible")) }
+        let seconds = name == "EXPIRE" || name == "EXPIREAT"
+        let (millis, overflow) = seconds ? time.multipliedReportingOverflow(by: 1000) : (time, false)
+        guard !overflow else { return .failure(ErrorReply("ERR invalid expire time in '\(name.lowercased())' command")) }
+        let condition: ExpireCondition = nx ? .ifNone : xx ? .ifAny : gt ? .ifLater : lt ? .ifSooner : .always
+        let command = KVCommand.expire(key: a[0], millis: millis, absolute: name.hasSuffix("AT"), condition: condition)
+        return .success(.write(keys: [a[0]], command: command, reply: { r in
+            // The state machine words its error for EXPIRE; the client sees its own command's name.
+            if case .error(let e) = r { return .error(e.replacingExpireName(with: name.lowercased())) }
+            return plain(r)
+        }))
     }
 
     /// SET key value [NX | XX | IFEQ v] [GET] [EX s | PX ms | EXAT ts | PXAT ms | KEEPTTL]
@@ -169,4 +223,12 @@ struct ErrorReply: Error {
     var message: String
     init(_ message: String) { self.message = message }
     var value: RESPValue { .error(message) }
+}
+
+extension String {
+    /// `ERR invalid expire time in 'expire' command` for another command of the family.
+    fileprivate func replacingExpireName(with name: String) -> String {
+        guard hasSuffix("'expire' command") else { return self }
+        return String(dropLast("'expire' command".count)) + "'\(name)' command"
+    }
 }
