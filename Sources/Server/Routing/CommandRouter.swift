@@ -202,9 +202,13 @@ final class CommandRouter: @unchecked Sendable {
 
     /// Whether RESP reply bytes are an error with one of `notExecutedCodes`.
     static func isNotExecuted(_ bytes: [UInt8]) -> Bool {
-        guard bytes.first == UInt8(ascii: "-") else { return false }
-        let code = bytes.dropFirst().prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }
-        return notExecutedCodes.contains(String(decoding: code, as: UTF8.self))
+        errorCode(bytes).map(notExecutedCodes.contains) ?? false
+    }
+
+    /// The code of an error reply's bytes (`TRYAGAIN`), or nil for any other reply.
+    static func errorCode(_ bytes: [UInt8]) -> String? {
+        guard bytes.first == UInt8(ascii: "-") else { return nil }
+        return String(decoding: bytes.dropFirst().prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }, as: UTF8.self)
     }
 
     /// Sends the command to `target`, or redirects the client there with `-MOVED` when so
@@ -234,6 +238,10 @@ final class CommandRouter: @unchecked Sendable {
                 retry(appended || write)
             case .reply(let bytes):
                 if write && appended && Self.isNotExecuted(bytes) { return retry(true) }
+                // The node the client asked follows a leadership move itself (a later node ran
+                // out of hops, or found no leader yet) until the deadline, rather than passing
+                // -TRYAGAIN on: the retry looks the leader up afresh.
+                if hops == 0 && Self.errorCode(bytes) == "TRYAGAIN" { return retry(appended) }
                 reply(.raw(ByteBuffer(bytes: bytes)))
             }
         }
