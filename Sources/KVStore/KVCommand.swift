@@ -24,6 +24,9 @@ public enum KVCommand: Sendable, Equatable {
     case expire(key: [UInt8], millis: Int64, absolute: Bool, condition: ExpireCondition)
     /// PERSIST: removes the live key's expiry; replies 1 when it had one, else 0.
     case persist(key: [UInt8])
+    /// FLUSHALL / FLUSHDB on one shard: removes every key with its history; client sessions
+    /// stay (exactly-once retries keep working). Replies OK.
+    case flush
     /// Does nothing; replies OK.
     case noop
 
@@ -40,7 +43,7 @@ public enum KVCommand: Sendable, Equatable {
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case let (.expire(k1, m1, a1, c1), .expire(k2, m2, a2, c2)): return k1 == k2 && m1 == m2 && a1 == a2 && c1 == c2
         case let (.persist(a), .persist(b)): return a == b
-        case (.noop, .noop): return true
+        case (.noop, .noop), (.flush, .flush): return true
         default: return false
         }
     }

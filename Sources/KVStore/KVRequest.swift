@@ -53,7 +53,7 @@ public struct KVRequest: Sendable, Equatable {
 
 extension KVCommand {
     private enum Tag: UInt8 {
-        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist
+        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist, flush
     }
 
     var payloadSize: Int {
@@ -65,7 +65,7 @@ extension KVCommand {
         case .incrementBy(let k, _), .getDelete(let k), .expire(let k, _, _, _), .persist(let k): return k.count
         case let .append(k, v), let .getSet(k, v): return k.count + v.count
         case .multiSet(let pairs): return pairs.reduce(0) { $0 + $1.0.count + $1.1.count + 8 }
-        case .noop: return 0
+        case .noop, .flush: return 0
         }
     }
 
@@ -131,6 +131,8 @@ extension KVCommand {
         case .persist(let key):
             w.write(Tag.persist.rawValue)
             w.writeBlob(key)
+        case .flush:
+            w.write(Tag.flush.rawValue)
         }
     }
 
@@ -196,6 +198,8 @@ extension KVCommand {
             return .expire(key: key, millis: millis, absolute: absolute, condition: condition)
         case .persist:
             return .persist(key: try r.readBlob())
+        case .flush:
+            return .flush
         }
     }
 

@@ -52,6 +52,12 @@ extension KVStateMachine {
             guard liveValue(k) != nil, keptExpiry(k) != nil else { return .integer(0) }
             setExpiry(k, nil)
             return .integer(1)
+        case .flush:
+            records = [:]
+            keyOrder = SortedIndex()
+            deadlines = SortedIndex()
+            retired = EvictionQueue()
+            return .ok
         case .noop:
             return .ok
         }

@@ -33,6 +33,6 @@ public struct CommandTraits: Hashable, Sendable {
     /// Commands without a key.
     static let keyless: Set<String> = [
         "PING", "ECHO", "INFO", "HELLO", "CLIENT", "COMMAND", "CLUSTER", "DBSIZE", "SELECT",
-        "QUIT", "TIME", "READONLY", "READWRITE", "ASKING", "MYSTORE.STATUS", "MYSTORE.BACKUP",
+        "QUIT", "TIME", "READONLY", "READWRITE", "ASKING", "MYSTORE.STATUS", "MYSTORE.BACKUP", "FLUSHALL", "FLUSHDB",
     ]
 }

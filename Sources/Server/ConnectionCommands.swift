@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The commands a node answers on its own, without the cluster: connection handshake and
 /// introspection (PING, ECHO, HELLO, SELECT, CLIENT, COMMAND, INFO, QUIT). Every other
@@ -29,6 +32,10 @@ enum ConnectionCommands {
                 return .error("ERR value is not an integer or out of range")
             }
             return index == 0 ? .ok : .error("ERR DB index is out of range (MyStore has only database 0)")
+        case "TIME":
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            return .array([.bulk("\(now.tv_sec)"), .bulk("\(now.tv_nsec / 1_000)")])
         case "COMMAND":
             return CommandIntrospection.reply(command)
         case "CLIENT":

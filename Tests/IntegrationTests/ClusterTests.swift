@@ -43,6 +43,14 @@ import Glibc
             }
         }
         #expect(total == 10_000, "keys over the nodes' INFO keyspace: \(total)")
+        // GETRANGE reads through any node; FLUSHALL empties every shard; later writes work.
+        let any = try cluster.connection(12102)
+        #expect(try any.send([bytes("GETRANGE"), bytes("key:42"), bytes("0"), bytes("4")]).text == "value")
+        #expect(try any.send([bytes("FLUSHALL")]) == .simpleString("OK"))
+        #expect(try any.send([bytes("DBSIZE")]).integer == 0)
+        #expect(try any.send([bytes("GET"), bytes("key:42")]) == .null)
+        #expect(try any.send([bytes("SET"), bytes("after"), bytes("1")]) == .simpleString("OK"))
+        #expect(try writer.send([bytes("DBSIZE")]).integer == 1)
         // mystore-bench bounded by a count smaller than its connection count ends (a worker
         // whose connections got no request used to wait forever) and reports that count.
         let bench = URL(fileURLWithPath: LocalCluster.serverBinary).deletingLastPathComponent().appendingPathComponent("mystore-bench").path

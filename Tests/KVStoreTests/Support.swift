@@ -70,7 +70,7 @@ func randomCommand(_ rng: inout SplitMix64, keys: Int = 50) -> KVCommand {
         let conditions: [ExpireCondition] = [.always, .ifNone, .ifAny, .ifLater, .ifSooner]
         return .expire(key: key(), millis: Int64.random(in: -50...600, using: &rng), absolute: Bool.random(using: &rng),
                        condition: conditions.randomElement(using: &rng)!)
-    case 8: return .persist(key: key())
+    case 8: return rng.next() % 20 == 0 ? .flush : .persist(key: key())
     default: return .multiSet(pairs: [(key(), value()), (key(), value())])
     }
 }

@@ -63,11 +63,13 @@ final class CommandRouter: @unchecked Sendable {
             reply(.bulk(statusJSON()))
         case "DBSIZE":
             dbsize(deadline: deadline, reply: reply)
+        case "FLUSHALL", "FLUSHDB":
+            flush(args.dropFirst().map { String(decoding: $0, as: UTF8.self).uppercased() }, reply: reply)
         case "INFO":
             info(args.dropFirst().map { String(decoding: $0, as: UTF8.self) }, deadline: deadline, reply: reply)
         case "SCAN":
             scan(Array(args.dropFirst()), deadline: deadline, reply: reply)
-        case "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN":
+        case "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN", "MYSTORE.SHARDFLUSH":
             shardInternal(name, args, hops: hops, deadline: deadline, reply: reply)
         case _ where Self.adminNames.contains(name):
             executeAdmin(name, args, hops: hops, deadline: deadline, reply: reply)
@@ -265,6 +267,25 @@ final class CommandRouter: @unchecked Sendable {
         }
     }
 
+    /// FLUSHALL / FLUSHDB [SYNC | ASYNC]: every shard's leader empties its shard (one Raft entry
+    /// each); OK once all have, else the first shard's error. Both options run synchronously.
+    private func flush(_ options: [String], reply: @escaping Reply) {
+        guard options.count <= 1, options.allSatisfy({ $0 == "SYNC" || $0 == "ASYNC" }) else { return reply(.error("ERR syntax error")) }
+        let shards = node.shardMap.shards
+        let state = NIOLockedValueBox<(left: Int, error: RESPValue?)>((shards.count, nil))
+        for s in shards {
+            var session = RouteSession()
+            execute([Array("MYSTORE.SHARDFLUSH".utf8), Array(String(s.id.rawValue).utf8)], session: &session, hops: 0) { v in
+                let done = state.withLockedValue { st -> (Bool, RESPValue?) in
+                    st.left -= 1
+                    if v.parsedIfRaw != .ok { st.error = st.error ?? v }
+                    return (st.left == 0, st.error)
+                }
+                if done.0 { reply(done.1 ?? .ok) }
+            }
+        }
+    }
+
     /// INFO [section ...]: Redis's sections. Keyspace counts the keys of the shards this node
     /// leads, as each Redis Cluster primary reports its own, so tools that add the nodes' counts
     /// (`redis-cli --cluster info`) get the cluster's; DBSIZE gives the whole cluster's at once.
@@ -354,6 +375,12 @@ final class CommandRouter: @unchecked Sendable {
         guard args.count >= 2, let id = Int(String(decoding: args[1], as: UTF8.self)),
               let shard = node.shardMap.shard(id: ShardID(rawValue: id)) else { return reply(.error("ERR no such shard")) }
         let body: @Sendable (KVStateMachine) -> RESPValue
+        let group = ClusterNode.group(of: shard.id)
+        let slot = shard.slotRanges.first!.first
+        if name == "MYSTORE.SHARDFLUSH" {
+            return attempt(group: group, shard: shard, slot: slot, parsed: .write(keys: [], command: .flush, reply: CommandParser.plain), args: args,
+                           clientID: 0, sequence: 0, readOnly: false, hops: hops, deadline: deadline, reply: reply)
+        }
         if name == "MYSTORE.SHARDCOUNT" {
             body = { sm in .integer(Int64(sm.count)) }
         } else {
@@ -364,8 +391,6 @@ final class CommandRouter: @unchecked Sendable {
                 return .array([r.next.map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null, .array(r.keys.map { .bulkString(ByteBuffer(bytes: $0)) })])
             }
         }
-        let group = ClusterNode.group(of: shard.id)
-        let slot = shard.slotRanges.first!.first
         attempt(group: group, shard: shard, slot: slot, parsed: .read(keys: [], body: body), args: args, clientID: 0, sequence: 0,
                 readOnly: false, hops: hops, deadline: deadline, reply: reply)
     }

@@ -24,6 +24,7 @@ enum CommandParser {
         "GET", "SET", "SETNX", "SETEX", "PSETEX", "DEL", "UNLINK", "EXISTS", "INCR", "DECR", "INCRBY", "DECRBY",
         "APPEND", "STRLEN", "GETSET", "GETDEL", "MGET", "MSET", "TTL", "PTTL", "MYSTORE.HISTORY",
         "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST", "EXPIRETIME", "PEXPIRETIME", "TYPE", "TOUCH",
+        "GETRANGE", "SUBSTR",
     ]
 
     /// `name` is the upper-cased `args[0]` when the caller has it already.
@@ -110,6 +111,11 @@ enum CommandParser {
             })
             default: return .success(.read(keys: [key]) { sm in .integer(sm.expiryMillis(key) ?? -2) })
             }
+        case "GETRANGE", "SUBSTR":
+            if let e = arity(a.count == 3) ?? checkKey(a[0]) { return .failure(e) }
+            guard let start = integer(a[1]), let end = integer(a[2]) else { return .failure(notInteger) }
+            let key = a[0]
+            return .success(.read(keys: [key]) { sm in .bulkString(ByteBuffer(bytes: Self.range(of: sm.get(key) ?? [], start, end))) })
         case "TOUCH":
             if let e = arity(!a.isEmpty) { return .failure(e) }
             for k in a { if let e = checkKey(k) { return .failure(e) } }
@@ -126,6 +132,19 @@ enum CommandParser {
         default:
             return .failure(ErrorReply("ERR unknown command '\(name.lowercased())'"))
         }
+    }
+
+    /// GETRANGE's bytes of `value` from `start` to `end`, both inclusive, negative counting from
+    /// the end, as Redis clamps them.
+    static func range(of value: [UInt8], _ start: Int64, _ end: Int64) -> ArraySlice<UInt8> {
+        let n = Int64(value.count)
+        if start < 0 && end < 0 && start > end { return [] }
+        var s = start < 0 ? n &+ start : start, e = end < 0 ? n &+ end : end
+        s = max(s, 0)
+        e = max(e, 0)
+        if e >= n { e = n - 1 }
+        guard n > 0, s <= e else { return [] }
+        return value[Int(s)...Int(e)]
     }
 
     /// EXPIRE | PEXPIRE | EXPIREAT | PEXPIREAT key time [NX | XX | GT | LT], with Redis 7's
