@@ -24,6 +24,13 @@ public enum KVCommand: Sendable, Equatable {
     case expire(key: [UInt8], millis: Int64, absolute: Bool, condition: ExpireCondition)
     /// PERSIST: removes the live key's expiry; replies 1 when it had one, else 0.
     case persist(key: [UInt8])
+    /// GETEX: replies with the live key's value (or null) and changes its expiry: nil keeps it,
+    /// `.none` removes it (PERSIST), `.afterMillis` / `.atMillis` set it (a time already past
+    /// deletes the key after reading it).
+    case getExpire(key: [UInt8], expiry: Expiry?)
+    /// MSETNX of keys that all belong to one shard: sets them all only when none exists;
+    /// replies 1 when set, else 0.
+    case multiSetIfAbsent(pairs: [([UInt8], [UInt8])])
     /// FLUSHALL / FLUSHDB on one shard: removes every key with its history; client sessions
     /// stay (exactly-once retries keep working). Replies OK.
     case flush
@@ -43,6 +50,9 @@ public enum KVCommand: Sendable, Equatable {
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case let (.expire(k1, m1, a1, c1), .expire(k2, m2, a2, c2)): return k1 == k2 && m1 == m2 && a1 == a2 && c1 == c2
         case let (.persist(a), .persist(b)): return a == b
+        case let (.getExpire(k1, e1), .getExpire(k2, e2)): return k1 == k2 && e1 == e2
+        case let (.multiSetIfAbsent(a), .multiSetIfAbsent(b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case (.noop, .noop), (.flush, .flush): return true
         default: return false
         }

@@ -53,7 +53,7 @@ public struct KVRequest: Sendable, Equatable {
 
 extension KVCommand {
     private enum Tag: UInt8 {
-        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist, flush
+        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist, flush, getExpire, multiSetIfAbsent
     }
 
     var payloadSize: Int {
@@ -62,7 +62,8 @@ extension KVCommand {
             if case .ifEqual(let e) = c { return k.count + v.count + e.count }
             return k.count + v.count
         case .delete(let keys): return keys.reduce(0) { $0 + $1.count + 4 }
-        case .incrementBy(let k, _), .getDelete(let k), .expire(let k, _, _, _), .persist(let k): return k.count
+        case .incrementBy(let k, _), .getDelete(let k), .expire(let k, _, _, _), .persist(let k), .getExpire(let k, _): return k.count
+        case .multiSetIfAbsent(let pairs): return pairs.reduce(0) { $0 + $1.0.count + $1.1.count + 8 }
         case let .append(k, v), let .getSet(k, v): return k.count + v.count
         case .multiSet(let pairs): return pairs.reduce(0) { $0 + $1.0.count + $1.1.count + 8 }
         case .noop, .flush: return 0
@@ -133,6 +134,28 @@ extension KVCommand {
             w.writeBlob(key)
         case .flush:
             w.write(Tag.flush.rawValue)
+        case let .getExpire(key, expiry):
+            w.write(Tag.getExpire.rawValue)
+            w.writeBlob(key)
+            switch expiry {
+            case nil, .keep?:
+                w.write(UInt8(0))
+            case .none?:
+                w.write(UInt8(1))
+            case .afterMillis(let ms)?:
+                w.write(UInt8(2))
+                w.write(ms)
+            case .atMillis(let ms)?:
+                w.write(UInt8(3))
+                w.write(ms)
+            }
+        case .multiSetIfAbsent(let pairs):
+            w.write(Tag.multiSetIfAbsent.rawValue)
+            w.write(UInt32(pairs.count))
+            for (key, value) in pairs {
+                w.writeBlob(key)
+                w.writeBlob(value)
+            }
         }
     }
 
@@ -200,6 +223,24 @@ extension KVCommand {
             return .persist(key: try r.readBlob())
         case .flush:
             return .flush
+        case .getExpire:
+            let key = try r.readBlob()
+            switch try r.readUInt8() {
+            case 0: return .getExpire(key: key, expiry: nil)
+            case 1: return .getExpire(key: key, expiry: Expiry.none)
+            case 2: return .getExpire(key: key, expiry: .afterMillis(try r.readUInt64()))
+            case 3: return .getExpire(key: key, expiry: .atMillis(try r.readUInt64()))
+            case let other: throw DecodeError("unknown GETEX expiry \(other)")
+            }
+        case .multiSetIfAbsent:
+            let n = try readCount(&r, elementSize: 8, "MSETNX pairs")
+            var pairs: [([UInt8], [UInt8])] = []
+            pairs.reserveCapacity(n)
+            for _ in 0..<n {
+                let key = try r.readBlob()
+                pairs.append((key, try r.readBlob()))
+            }
+            return .multiSetIfAbsent(pairs: pairs)
         }
     }
 

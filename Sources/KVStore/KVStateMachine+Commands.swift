@@ -5,6 +5,7 @@ extension KVStateMachine {
     static let notAnInteger = "ERR value is not an integer or out of range"
     static let wouldOverflow = "ERR increment or decrement would overflow"
     static let invalidExpire = "ERR invalid expire time in 'set' command"
+    static let invalidGetExExpire = "ERR invalid expire time in 'getex' command"
     static let invalidExpireCommand = "ERR invalid expire time in 'expire' command"
     static let tooLarge = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
@@ -52,6 +53,13 @@ extension KVStateMachine {
             guard liveValue(k) != nil, keptExpiry(k) != nil else { return .integer(0) }
             setExpiry(k, nil)
             return .integer(1)
+        case let .getExpire(key, expiry):
+            return getExpire(StoreKey(key), expiry, index: index)
+        case .multiSetIfAbsent(let pairs):
+            let keys = pairs.map { StoreKey($0.0) }
+            guard keys.allSatisfy({ liveValue($0) == nil }) else { return .integer(0) }
+            for (k, (_, value)) in zip(keys, pairs) { write(k, value, expiresAt: nil, index: index) }
+            return .integer(1)
         case .flush:
             records = [:]
             keyOrder = SortedIndex()
@@ -61,6 +69,29 @@ extension KVStateMachine {
         case .noop:
             return .ok
         }
+    }
+
+    /// GETEX: the value as it was, then the expiry change; an expiry already past deletes the
+    /// key (recorded as DEL records it).
+    private func getExpire(_ key: StoreKey, _ expiry: Expiry?, index: LogIndex) -> KVResult {
+        guard let value = liveValue(key) else { return .null }
+        var at: UInt64?
+        switch expiry {
+        case nil, .keep?:
+            return .bulk(value)
+        case .none?:
+            setExpiry(key, nil)
+            return .bulk(value)
+        case .afterMillis(let ms)?:
+            let (sum, overflow) = clockMillis.addingReportingOverflow(ms)
+            guard ms > 0, !overflow, sum <= UInt64(Int64.max) else { return .error(Self.invalidGetExExpire) }
+            at = sum
+        case .atMillis(let ms)?:
+            guard ms > 0, ms <= UInt64(Int64.max) else { return .error(Self.invalidGetExExpire) }
+            at = ms
+        }
+        if let at, at <= clockMillis { delete(key, index: index) } else { setExpiry(key, at) }
+        return .bulk(value)
     }
 
     /// EXPIRE and its kin, as Redis 7 runs them: a missing key or a failed condition replies 0;

@@ -155,3 +155,29 @@ import MultiRaft
         #expect(versions() == before && before.count == 2)
     }
 }
+
+/// GETEX and MSETNX, as Redis answers them.
+@Suite struct GetExAndMSetNXTests {
+    @Test func getExReadsThenChangesTheExpiry() {
+        let r = Replica()
+        r.now = 1_000
+        #expect(r.apply(.getExpire(key: b("missing"), expiry: .afterMillis(10))) == .null)
+        _ = r.set("k", "v")
+        #expect(r.apply(.getExpire(key: b("k"), expiry: nil)) == bulk("v"))
+        #expect(r.machine.ttlMillis(b("k")) == -1)
+        #expect(r.apply(.getExpire(key: b("k"), expiry: .afterMillis(100))) == bulk("v"))
+        #expect(r.machine.ttlMillis(b("k")) == 100)
+        #expect(r.apply(.getExpire(key: b("k"), expiry: Expiry.none)) == bulk("v"))
+        #expect(r.machine.ttlMillis(b("k")) == -1, "PERSIST")
+        #expect(r.apply(.getExpire(key: b("k"), expiry: .atMillis(999))) == bulk("v"), "a past time returns the value ...")
+        #expect(r.get("k") == nil, "... and deletes the key")
+    }
+
+    @Test func msetnxSetsAllOrNone() {
+        let r = Replica()
+        #expect(r.apply(.multiSetIfAbsent(pairs: [(b("a"), b("1")), (b("b"), b("2"))])) == .integer(1))
+        #expect(r.get("a") == "1" && r.get("b") == "2")
+        #expect(r.apply(.multiSetIfAbsent(pairs: [(b("c"), b("3")), (b("a"), b("9"))])) == .integer(0))
+        #expect(r.get("c") == nil && r.get("a") == "1")
+    }
+}

@@ -71,6 +71,13 @@ func randomCommand(_ rng: inout SplitMix64, keys: Int = 50) -> KVCommand {
         return .expire(key: key(), millis: Int64.random(in: -50...600, using: &rng), absolute: Bool.random(using: &rng),
                        condition: conditions.randomElement(using: &rng)!)
     case 8: return rng.next() % 20 == 0 ? .flush : .persist(key: key())
-    default: return .multiSet(pairs: [(key(), value()), (key(), value())])
+    default:
+        switch rng.next() % 4 {
+        case 0: return .multiSetIfAbsent(pairs: [(key(), value()), (key(), value())])
+        case 1:
+            let expiries: [Expiry?] = [nil, Expiry.none, .afterMillis(rng.next() % 500 + 1), .atMillis(rng.next() % 5_000 + 1)]
+            return .getExpire(key: key(), expiry: expiries.randomElement(using: &rng)!)
+        default: return .multiSet(pairs: [(key(), value()), (key(), value())])
+        }
     }
 }

@@ -24,7 +24,7 @@ enum CommandParser {
         "GET", "SET", "SETNX", "SETEX", "PSETEX", "DEL", "UNLINK", "EXISTS", "INCR", "DECR", "INCRBY", "DECRBY",
         "APPEND", "STRLEN", "GETSET", "GETDEL", "MGET", "MSET", "TTL", "PTTL", "MYSTORE.HISTORY",
         "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST", "EXPIRETIME", "PEXPIRETIME", "TYPE", "TOUCH",
-        "GETRANGE", "SUBSTR",
+        "GETRANGE", "SUBSTR", "GETEX", "MSETNX",
     ]
 
     /// `name` is the upper-cased `args[0]` when the caller has it already.
@@ -111,6 +111,16 @@ enum CommandParser {
             })
             default: return .success(.read(keys: [key]) { sm in .integer(sm.expiryMillis(key) ?? -2) })
             }
+        case "GETEX":
+            return parseGetEx(a, checkKey: checkKey)
+        case "MSETNX":
+            if let e = arity(!a.isEmpty && a.count % 2 == 0) { return .failure(e) }
+            var pairs: [([UInt8], [UInt8])] = []
+            for i in stride(from: 0, to: a.count, by: 2) {
+                if let e = checkKey(a[i]) ?? checkValue(a[i + 1]) { return .failure(e) }
+                pairs.append((a[i], a[i + 1]))
+            }
+            return .success(.write(keys: pairs.map(\.0), command: .multiSetIfAbsent(pairs: pairs), reply: plain))
         case "GETRANGE", "SUBSTR":
             if let e = arity(a.count == 3) ?? checkKey(a[0]) { return .failure(e) }
             guard let start = integer(a[1]), let end = integer(a[2]) else { return .failure(notInteger) }
@@ -132,6 +142,36 @@ enum CommandParser {
         default:
             return .failure(ErrorReply("ERR unknown command '\(name.lowercased())'"))
         }
+    }
+
+    /// GETEX key [EX s | PX ms | EXAT ts | PXAT ms | PERSIST], with Redis's errors.
+    static func parseGetEx(_ a: [[UInt8]], checkKey: ([UInt8]) -> ErrorReply?) -> Result<ParsedCommand, ErrorReply> {
+        guard !a.isEmpty else { return .failure(ErrorReply("ERR wrong number of arguments for 'getex' command")) }
+        if let e = checkKey(a[0]) { return .failure(e) }
+        let syntax = ErrorReply("ERR syntax error")
+        var expiry: Expiry?
+        var i = 1
+        while i < a.count {
+            let option = String(decoding: a[i], as: UTF8.self).uppercased()
+            guard expiry == nil else { return .failure(syntax) }
+            switch option {
+            case "PERSIST":
+                expiry = Expiry.none
+            case "EX", "PX", "EXAT", "PXAT":
+                guard i + 1 < a.count else { return .failure(syntax) }
+                guard let t = Int64(String(decoding: a[i + 1], as: UTF8.self)) else {
+                    return .failure(ErrorReply("ERR value is not an integer or out of range"))
+                }
+                guard t > 0, t < Int64.max / 1000 else { return .failure(ErrorReply("ERR invalid expire time in 'getex' command")) }
+                let ms = UInt64(t) * (option == "EX" || option == "EXAT" ? 1000 : 1)
+                expiry = option.hasSuffix("AT") ? .atMillis(ms) : .afterMillis(ms)
+                i += 1
+            default:
+                return .failure(syntax)
+            }
+            i += 1
+        }
+        return .success(.write(keys: [a[0]], command: .getExpire(key: a[0], expiry: expiry), reply: plain))
     }
 
     /// GETRANGE's bytes of `value` from `start` to `end`, both inclusive, negative counting from
