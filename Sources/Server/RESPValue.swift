@@ -116,10 +116,11 @@ extension ByteBuffer {
         case .raw(let bytes):
             // Forwarded replies are RESP2 on the wire between nodes; a RESP3 client gets them
             // re-encoded (its nulls differ).
-            if proto == .resp3, case let parsed = value.parsedIfRaw, parsed != value {
-                writeRESPValue(parsed, protocol: proto)
-            } else {
+            let parsed = proto == .resp3 ? value.parsedIfRaw : value
+            if case .raw = parsed {
                 writeImmutableBuffer(bytes)
+            } else {
+                writeRESPValue(parsed, protocol: proto)
             }
         }
     }

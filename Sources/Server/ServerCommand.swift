@@ -241,13 +241,12 @@ struct ServerCommand: AsyncParsableCommand {
         if let unknown = error as? SocketAddressError.UnknownHost {
             return "cannot resolve host \"\(unknown.host)\": \(unknown.errorDescription)"
         }
+        var text = Logs.describe(error)
         if let ioError = error as? IOError {
-            var text = String(cString: strerror(ioError.errnoCode))
             if ioError.errnoCode == EADDRINUSE { text += " (is another mystore-server or program using this port?)" }
             if ioError.errnoCode == EADDRNOTAVAIL { text += " (the host is not an address of this machine)" }
-            return text
         }
-        return String(describing: error)
+        return text
     }
 }
 
