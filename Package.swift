@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "KVStoreTests", dependencies: ["KVStore", "MultiRaft"]),
         .testTarget(name: "ShardRouterTests", dependencies: ["ShardRouter"]),
         // Real mystore-server processes on loopback (the server is built with the tests).
-        .testTarget(name: "IntegrationTests", dependencies: ["MyStoreClient", "ShardRouter"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MyStoreClient", "ShardRouter", "Linearizability"]),
         .testTarget(name: "MyStoreClientTests", dependencies: ["MyStoreClient", "ShardRouter"]),
         .testTarget(name: "AdminTests", dependencies: ["Admin", "MyStoreClient", "ShardRouter", "MultiRaft", "KVStore"]),
         .testTarget(

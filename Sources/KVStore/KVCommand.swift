@@ -34,6 +34,13 @@ public enum KVCommand: Sendable, Equatable {
     /// FLUSHALL / FLUSHDB on one shard: removes every key with its history; client sessions
     /// stay (exactly-once retries keep working). Replies OK.
     case flush
+    /// A read inside a transaction: replies as `KVStateMachine.evaluate(_:)` does.
+    case read(KVRead)
+    /// MULTI/EXEC: when every watched key still has its fingerprint, runs `steps` in order
+    /// within this one entry and replies with their results as an array (a step's error does
+    /// not stop the others, as in Redis); otherwise runs nothing and replies null. Steps are
+    /// never transactions themselves.
+    case transaction(watches: [WatchedKey], steps: [KVCommand])
     /// Does nothing; replies OK.
     case noop
 
@@ -53,6 +60,8 @@ public enum KVCommand: Sendable, Equatable {
         case let (.getExpire(k1, e1), .getExpire(k2, e2)): return k1 == k2 && e1 == e2
         case let (.multiSetIfAbsent(a), .multiSetIfAbsent(b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.read(a), .read(b)): return a == b
+        case let (.transaction(w1, s1), .transaction(w2, s2)): return w1 == w2 && s1 == s2
         case (.noop, .noop), (.flush, .flush): return true
         default: return false
         }

@@ -53,7 +53,7 @@ public struct KVRequest: Sendable, Equatable {
 
 extension KVCommand {
     private enum Tag: UInt8 {
-        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist, flush, getExpire, multiSetIfAbsent
+        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist, flush, getExpire, multiSetIfAbsent, read, transaction
     }
 
     var payloadSize: Int {
@@ -67,6 +67,9 @@ extension KVCommand {
         case let .append(k, v), let .getSet(k, v): return k.count + v.count
         case .multiSet(let pairs): return pairs.reduce(0) { $0 + $1.0.count + $1.1.count + 8 }
         case .noop, .flush: return 0
+        case .read(let read): return read.payloadSize
+        case let .transaction(watches, steps):
+            return watches.reduce(4) { $0 + $1.key.count + 4 + KeyFingerprint.encodedCount } + steps.reduce(4) { $0 + $1.payloadSize + 16 }
         }
     }
 
@@ -156,10 +159,22 @@ extension KVCommand {
                 w.writeBlob(key)
                 w.writeBlob(value)
             }
+        case .read(let read):
+            w.write(Tag.read.rawValue)
+            read.encode(into: &w)
+        case let .transaction(watches, steps):
+            w.write(Tag.transaction.rawValue)
+            w.write(UInt32(watches.count))
+            for watch in watches {
+                w.writeBlob(watch.key)
+                watch.fingerprint.encode(into: &w)
+            }
+            w.write(UInt32(steps.count))
+            for step in steps { step.encode(into: &w) }
         }
     }
 
-    static func decode(from r: inout BinaryReader) throws(DecodeError) -> KVCommand {
+    static func decode(from r: inout BinaryReader, inTransaction: Bool = false) throws(DecodeError) -> KVCommand {
         let raw = try r.readUInt8()
         guard let tag = Tag(rawValue: raw) else { throw DecodeError("unknown command tag \(raw)") }
         switch tag {
@@ -241,6 +256,22 @@ extension KVCommand {
                 pairs.append((key, try r.readBlob()))
             }
             return .multiSetIfAbsent(pairs: pairs)
+        case .read:
+            return .read(try KVRead.decode(from: &r))
+        case .transaction:
+            guard !inTransaction else { throw DecodeError("a transaction inside a transaction") }
+            let n = try readCount(&r, elementSize: 4 + KeyFingerprint.encodedCount, "watched keys")
+            var watches: [WatchedKey] = []
+            watches.reserveCapacity(n)
+            for _ in 0..<n {
+                let key = try r.readBlob()
+                watches.append(WatchedKey(key: key, fingerprint: try KeyFingerprint.decode(from: &r)))
+            }
+            let m = try readCount(&r, elementSize: 1, "transaction steps")
+            var steps: [KVCommand] = []
+            steps.reserveCapacity(m)
+            for _ in 0..<m { steps.append(try decode(from: &r, inTransaction: true)) }
+            return .transaction(watches: watches, steps: steps)
         }
     }
 

@@ -66,6 +66,11 @@ extension KVStateMachine {
             deadlines = SortedIndex()
             retired = EvictionQueue()
             return .ok
+        case .read(let read):
+            return evaluate(read)
+        case let .transaction(watches, steps):
+            guard watchesHold(watches) else { return .null }
+            return .array(steps.map { execute($0, index: index) })
         case .noop:
             return .ok
         }

@@ -36,6 +36,14 @@ enum ConnectionCommands {
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
             return .array([.bulk("\(now.tv_sec)"), .bulk("\(now.tv_nsec / 1_000)")])
+        case "MULTI", "DISCARD", "UNWATCH":
+            return TransactionCommands.reply(to: command.name, session: &session) ?? unknownCommand(command)
+        case "EXEC":
+            // The connection handler runs EXEC inside MULTI; here only the error remains.
+            guard session.transaction != nil else { return .error("ERR EXEC without MULTI") }
+            session.transaction = nil
+            session.watched = []
+            return .error("ERR EXEC needs the cluster's router, which this connection has not")
         case "COMMAND":
             return CommandIntrospection.reply(command)
         case "CLIENT":

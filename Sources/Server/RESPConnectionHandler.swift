@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import Synchronization
@@ -58,16 +59,31 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         self.limits = limits
     }
 
-    /// Whether a new request must wait: the most are in flight, or the client is not taking
-    /// the replies it has.
-    private func mustWait(_ context: ChannelHandlerContext) -> Bool {
-        nextRequest - nextToWrite >= limits.maxInFlight || !context.channel.isWritable
+    /// A WATCH or EXEC is running: later requests wait for it (they must see what it did, and
+    /// it must see what came before).
+    private var barrier: Int?
+
+    /// Whether a new request must wait: the most are in flight, the client is not taking the
+    /// replies it has, a WATCH or EXEC runs, or `command` is one and earlier requests are not
+    /// done.
+    private func mustWait(_ context: ChannelHandlerContext, _ command: RESPCommand? = nil) -> Bool {
+        if barrier != nil || nextRequest - nextToWrite >= limits.maxInFlight || !context.channel.isWritable { return true }
+        guard let command, nextRequest != nextToWrite else { return false }
+        return Self.isBarrier(command)
+    }
+
+    /// WATCH and EXEC run alone: after every earlier request, before any later one.
+    private static func isBarrier(_ command: RESPCommand) -> Bool {
+        let first = command.parts[0].readableBytesView
+        guard first.count == 4 || first.count == 5 else { return false }
+        let name = command.name
+        return name == "EXEC" || name == "WATCH"
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !session.isClosing else { return }
         let command = unwrapInboundIn(data)
-        if !waiting.isEmpty || mustWait(context) {
+        if !waiting.isEmpty || mustWait(context, command) {
             waiting.append(command)
             return
         }
@@ -76,7 +92,7 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
 
     /// The channel asks for more input: held while requests wait.
     func read(context: ChannelHandlerContext) {
-        if quiescing || !waiting.isEmpty || mustWait(context) {
+        if quiescing || !waiting.isEmpty || mustWait(context, nil) {
             readHeld = true
         } else {
             context.read()
@@ -109,8 +125,9 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         guard !draining else { return }
         draining = true
         defer { draining = false }
-        while !session.isClosing, !waiting.isEmpty, !mustWait(context) {
-            start(waiting.removeFirst(), context: context)
+        while !session.isClosing, let next = waiting.first, !mustWait(context, next) {
+            waiting.removeFirst()
+            start(next, context: context)
         }
         if readHeld, waiting.isEmpty, !mustWait(context), !session.isClosing, !quiescing {
             readHeld = false
@@ -130,38 +147,99 @@ final class RESPConnectionHandler: ChannelDuplexHandler {
         defer { reading = false }
         // As Redis checks before running anything: the name must be known and the arity right.
         guard let spec = CommandTable.spec(named: name) else {
+            session.transaction?.aborted = true
             return finish(request, ConnectionCommands.unknownCommand(command), proto: session.protocolVersion, context: context, flush: false)
         }
         guard spec.accepts(argumentCount: command.parts.count) else {
+            session.transaction?.aborted = true
             return finish(request, ConnectionCommands.wrongArity(command), proto: session.protocolVersion, context: context, flush: false)
+        }
+        if session.transaction != nil, !TransactionCommands.runAtOnce.contains(name) {
+            let reply = TransactionCommands.queue(command, spec: spec, session: &session)
+            return finish(request, reply, proto: session.protocolVersion, context: context, flush: false)
+        }
+        if let router {
+            switch name {
+            case "WATCH":
+                switch TransactionCommands.watch(command, session: session) {
+                case .failure(let error):
+                    return finish(request, error.value, proto: session.protocolVersion, context: context, flush: false)
+                case .success(let args):
+                    let keys = Array(args.dropFirst())
+                    return runRouted(args, name: name, request: request, router: router, context: context, timer: timer, started: started,
+                                     barrier: true) { handler, value in
+                        TransactionCommands.watched(keys, reply: value, session: &handler.session)
+                    }
+                }
+            case "EXEC" where session.transaction != nil:
+                return exec(request: request, router: router, context: context, timer: timer, started: started)
+            default:
+                break
+            }
         }
         if let router, spec.scope == .routed {
             let args = command.parts.map { Array($0.readableBytesView) }
-            let loop = context.eventLoop
-            let handler = NIOLoopBound(self, eventLoop: loop)
-            let ctx = NIOLoopBound(context, eventLoop: loop)
-            let proto = session.protocolVersion
-            router.execute(args, name: name, session: &routeSession, hops: 0) { value in
-                timer.recordNanoseconds(Int64(monotonicNanos() - started))
-                if loop.inEventLoop {
-                    // Completed inside this read (no flush needed yet) or later on this loop.
-                    handler.value.finish(request, value, proto: proto, context: ctx.value, flush: !handler.value.reading)
-                } else {
-                    loop.execute { handler.value.finish(request, value, proto: proto, context: ctx.value, flush: true) }
-                }
-            }
-            return
+            return runRouted(args, name: name, request: request, router: router, context: context, timer: timer, started: started) { $1 }
         }
-        let uptime = (ContinuousClock.now - startedAt).components.seconds
-        let reply = ConnectionCommands.reply(to: command, session: &session, identity: identity, uptimeSeconds: uptime)
+        let reply = runLocally(command)
         if session.isClosing { closeAfter = request }
         timer.recordNanoseconds(Int64(monotonicNanos() - started))
         // After the command: HELLO 3 is itself answered in RESP3, as Redis does.
         finish(request, reply, proto: session.protocolVersion, context: context, flush: false)
     }
 
+    /// A command the connection answers itself.
+    private func runLocally(_ command: RESPCommand) -> RESPValue {
+        let uptime = (ContinuousClock.now - startedAt).components.seconds
+        return ConnectionCommands.reply(to: command, session: &session, identity: identity, uptimeSeconds: uptime)
+    }
+
+    /// Sends `args` through the router; `then` turns the reply into the client's, on this
+    /// connection's event loop.
+    private func runRouted(_ args: [[UInt8]], name: String, request: Int, router: CommandRouter, context: ChannelHandlerContext,
+                           timer: CoreMetrics.Timer, started: UInt64, barrier: Bool = false,
+                           then: @escaping (RESPConnectionHandler, RESPValue) -> RESPValue) {
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let ctx = NIOLoopBound(context, eventLoop: loop)
+        let then = NIOLoopBound(then, eventLoop: loop)
+        let proto = session.protocolVersion
+        if barrier { self.barrier = request }
+        router.execute(args, name: name, session: &routeSession, hops: 0) { value in
+            timer.recordNanoseconds(Int64(monotonicNanos() - started))
+            if loop.inEventLoop {
+                // Completed inside this read (no flush needed yet) or later on this loop.
+                let h = handler.value
+                h.finish(request, then.value(h, value), proto: proto, context: ctx.value, flush: !h.reading)
+            } else {
+                loop.execute {
+                    let h = handler.value
+                    h.finish(request, then.value(h, value), proto: proto, context: ctx.value, flush: true)
+                }
+            }
+        }
+    }
+
+    /// EXEC: the block's key commands go to their shard as one `MYSTORE.TXN`; the connection's
+    /// own commands run when it returns, their replies put in their places.
+    private func exec(request: Int, router: CommandRouter, context: ChannelHandlerContext, timer: CoreMetrics.Timer, started: UInt64) {
+        switch TransactionCommands.exec(session: &session) {
+        case .reply(let value):
+            finish(request, value, proto: session.protocolVersion, context: context, flush: false)
+        case .localOnly(let commands):
+            let value = RESPValue.array(commands.map(runLocally))
+            finish(request, value, proto: session.protocolVersion, context: context, flush: false)
+        case let .routed(args, local, total):
+            runRouted(args, name: Transaction.commandName, request: request, router: router, context: context, timer: timer, started: started,
+                      barrier: true) { handler, value in
+                TransactionCommands.assemble(routed: value, local: local, total: total, run: handler.runLocally)
+            }
+        }
+    }
+
     private func finish(_ request: Int, _ value: RESPValue, proto: RESPProtocol, context: ChannelHandlerContext, flush: Bool) {
         requestsInFlight.subtract(1, ordering: .relaxed)
+        if barrier == request { barrier = nil }
         guard !session.isClosing || closeAfter != nil else { return }
         finished[request] = (value, proto)
         // Only a reply that waits for an earlier one is counted (the usual in-order reply

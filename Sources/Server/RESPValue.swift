@@ -14,6 +14,8 @@ enum RESPValue: Hashable, Sendable {
     case bulkString(ByteBuffer)
     /// `$-1`: the nil reply.
     case null
+    /// `*-1`: the nil array (EXEC when a WATCHed key changed); `_` in RESP3 as `null`.
+    case nullArray
     /// `*2 ...`: a sequence of values.
     indirect case array([RESPValue])
     /// A reply already in RESP2 wire format (from a node this command was forwarded to).
@@ -36,7 +38,7 @@ enum RESPValue: Hashable, Sendable {
     var approximateBytes: Int {
         switch self {
         case .simpleString(let text), .error(let text): text.utf8.count
-        case .integer, .null: 8
+        case .integer, .null, .nullArray: 8
         case .bulkString(let bytes), .raw(let bytes): bytes.readableBytes
         case .array(let elements), .map(let elements), .set(let elements): elements.reduce(8) { $0 + $1.approximateBytes }
         case .verbatim(let text): text.utf8.count
@@ -55,14 +57,15 @@ enum RESPValue: Hashable, Sendable {
     /// Reads replies forwarded between nodes (default limits: they come from peers).
     private static let rawParser = RESPParser()
 
-    /// A parsed reply as a value; both nulls are the nil reply.
+    /// A parsed reply as a value.
     init(_ reply: RESPReply) {
         switch reply {
         case .simpleString(let text): self = .simpleString(text)
         case .error(let text): self = .error(text)
         case .integer(let number): self = .integer(number)
         case .bulkString(let bytes): self = .bulkString(ByteBuffer(bytes: bytes))
-        case .null, .nullArray: self = .null
+        case .null: self = .null
+        case .nullArray: self = .nullArray
         case .array(let elements): self = .array(elements.map(RESPValue.init))
         }
     }
@@ -96,6 +99,8 @@ extension ByteBuffer {
             writeStaticString("\r\n")
         case .null:
             if proto == .resp3 { writeStaticString("_\r\n") } else { writeStaticString("$-1\r\n") }
+        case .nullArray:
+            if proto == .resp3 { writeStaticString("_\r\n") } else { writeStaticString("*-1\r\n") }
         case .array(let elements):
             writeString("*\(elements.count)\r\n")
             for element in elements { writeRESPValue(element, protocol: proto) }

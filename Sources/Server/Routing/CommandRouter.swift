@@ -79,15 +79,19 @@ final class CommandRouter: @unchecked Sendable {
                 return reply(.error("ERR usage: MYSTORE.EXEC <client-id> <sequence> <command> [args...]"))
             }
             let inner = Array(args.dropFirst(3))
-            switch CommandParser.parse(inner, limits: limits) {
+            switch parse(inner, name: nil) {
             case .failure(let e): reply(e.value)
-            case .success(let parsed): route(parsed, args: args, clientID: cid, sequence: seq, readOnly: session.readOnly, hops: hops, deadline: deadline, reply: reply)
+            case .success(.immediate(let value)): reply(value)
+            case .success(.routed(let parsed)):
+                route(parsed, args: args, clientID: cid, sequence: seq, readOnly: session.readOnly, hops: hops, deadline: deadline, reply: reply)
             }
         default:
-            switch CommandParser.parse(args, name: name, limits: limits) {
+            switch parse(args, name: name) {
             case .failure(let e):
                 reply(e.value)
-            case .success(let parsed):
+            case .success(.immediate(let value)):
+                reply(value)
+            case .success(.routed(let parsed)):
                 var seq: UInt64 = 0
                 if case .write = parsed {
                     session.sequence += 1
@@ -100,12 +104,16 @@ final class CommandRouter: @unchecked Sendable {
 
     // MARK: - Key commands
 
+    /// A key command or a transaction (`MYSTORE.TXN`), parsed.
+    private func parse(_ args: [[UInt8]], name: String?) -> Result<Transaction.Parsed, ErrorReply> {
+        let name = name ?? String(decoding: args[0], as: UTF8.self).uppercased()
+        if name == Transaction.commandName { return Transaction.parse(Array(args.dropFirst()), limits: limits) }
+        return CommandParser.parse(args, name: name, limits: limits).map { .routed($0) }
+    }
+
     private func route(_ parsed: ParsedCommand, args: [[UInt8]], clientID: UInt64, sequence: UInt64, readOnly: Bool,
                        hops: UInt8, deadline: Double, reply: @escaping Reply) {
-        let keys: [[UInt8]]
-        switch parsed {
-        case .write(let k, _, _), .read(let k, _): keys = k
-        }
+        let keys = parsed.keys
         let slot = Slot(forKey: keys[0])
         for k in keys.dropFirst() where Slot(forKey: k) != slot {
             return reply(.error("CROSSSLOT Keys in request don't hash to the same slot"))
@@ -156,7 +164,13 @@ final class CommandRouter: @unchecked Sendable {
             }
             forwardOrRedirect(to: status?.leaderNode ?? preferredNode(shard), slot: slot, args: Self.forwardable(args, clientID: clientID, sequence: sequence),
                               hops: hops, deadline: deadline, write: true, appended: appended, retry: retry, reply: reply)
-        case .read(_, let body):
+        case .read, .query:
+            let body: @Sendable (KVStateMachine) -> RESPValue
+            switch parsed {
+            case .read(_, let b): body = b
+            case let .query(_, read, mapper): body = { mapper($0.evaluate(read)) }
+            case .write: return
+            }
             // Served here only by a replica that knows a leader to confirm the read with; one
             // that knows none (an election, or a replica removed from the group while its node
             // was cut off, which never hears from a leader again) hands the read to the node the

@@ -10,6 +10,24 @@ enum ParsedCommand {
     case write(keys: [[UInt8]], command: KVCommand, reply: @Sendable (KVResult) -> RESPValue)
     /// A read against the shard's state machine, linearizable unless the connection is READONLY.
     case read(keys: [[UInt8]], body: @Sendable (KVStateMachine) -> RESPValue)
+    /// A read the state machine evaluates (`KVRead`), so it can also run inside a transaction;
+    /// `reply` maps its result as for a write.
+    case query(keys: [[UInt8]], read: KVRead, reply: @Sendable (KVResult) -> RESPValue)
+
+    /// The command as one step of a transaction, with its reply mapping.
+    var transactionStep: (command: KVCommand, reply: @Sendable (KVResult) -> RESPValue)? {
+        switch self {
+        case let .write(_, command, reply): (command, reply)
+        case let .query(_, read, reply): (.read(read), reply)
+        case .read: nil
+        }
+    }
+
+    var keys: [[UInt8]] {
+        switch self {
+        case .write(let keys, _, _), .read(let keys, _), .query(let keys, _, _): keys
+        }
+    }
 }
 
 /// Parses the string commands (Redis semantics and error texts) into `ParsedCommand`s.
@@ -24,7 +42,7 @@ enum CommandParser {
         "GET", "SET", "SETNX", "SETEX", "PSETEX", "DEL", "UNLINK", "EXISTS", "INCR", "DECR", "INCRBY", "DECRBY",
         "APPEND", "STRLEN", "GETSET", "GETDEL", "MGET", "MSET", "TTL", "PTTL", "MYSTORE.HISTORY",
         "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST", "EXPIRETIME", "PEXPIRETIME", "TYPE", "TOUCH",
-        "GETRANGE", "SUBSTR", "GETEX", "MSETNX",
+        "GETRANGE", "SUBSTR", "GETEX", "MSETNX", "WATCH",
     ]
 
     /// `name` is the upper-cased `args[0]` when the caller has it already.
@@ -46,11 +64,11 @@ enum CommandParser {
             if let e = arity(a.count == 1) ?? checkKey(a[0]) { return .failure(e) }
             let key = a[0]
             switch name {
-            case "GET": return .success(.read(keys: [key]) { sm in sm.get(key).map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null })
-            case "STRLEN": return .success(.read(keys: [key]) { sm in .integer(Int64(sm.get(key)?.count ?? 0)) })
-            case "PTTL": return .success(.read(keys: [key]) { sm in .integer(sm.ttlMillis(key)) })
-            case "TTL": return .success(.read(keys: [key]) { sm in
-                let t = sm.ttlMillis(key)
+            case "GET": return .success(.query(keys: [key], read: .get(key: key), reply: plain))
+            case "STRLEN": return .success(.query(keys: [key], read: .length(key: key), reply: plain))
+            case "PTTL": return .success(.query(keys: [key], read: .timeToLive(key: key), reply: plain))
+            case "TTL": return .success(.query(keys: [key], read: .timeToLive(key: key)) { r in
+                guard case .integer(let t) = r else { return plain(r) }
                 return .integer(t < 0 ? t : (t + 500) / 1000)
             })
             case "GETDEL": return .success(.write(keys: [key], command: .getDelete(key: key), reply: plain))
@@ -83,8 +101,8 @@ enum CommandParser {
             if let e = arity(!a.isEmpty) { return .failure(e) }
             for k in a { if let e = checkKey(k) { return .failure(e) } }
             switch name {
-            case "EXISTS": return .success(.read(keys: a) { sm in .integer(Int64(a.filter { sm.exists($0) }.count)) })
-            case "MGET": return .success(.read(keys: a) { sm in .array(a.map { k in sm.get(k).map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null }) })
+            case "EXISTS": return .success(.query(keys: a, read: .count(keys: a), reply: plain))
+            case "MGET": return .success(.query(keys: a, read: .getMany(keys: a), reply: plain))
             default: return .success(.write(keys: a, command: .delete(keys: a), reply: plain))
             }
         case "MSET":
@@ -104,12 +122,12 @@ enum CommandParser {
             if let e = arity(a.count == 1) ?? checkKey(a[0]) { return .failure(e) }
             let key = a[0]
             switch name {
-            case "TYPE": return .success(.read(keys: [key]) { sm in .simpleString(sm.exists(key) ? "string" : "none") })
-            case "EXPIRETIME": return .success(.read(keys: [key]) { sm in
-                let at = sm.expiryMillis(key)
-                return .integer(at.map { $0 < 0 ? $0 : $0 / 1000 } ?? -2)
+            case "TYPE": return .success(.query(keys: [key], read: .count(keys: [key])) { r in .simpleString(r == .integer(1) ? "string" : "none") })
+            case "EXPIRETIME": return .success(.query(keys: [key], read: .expiryTime(key: key)) { r in
+                guard case .integer(let at) = r else { return plain(r) }
+                return .integer(at < 0 ? at : at / 1000)
             })
-            default: return .success(.read(keys: [key]) { sm in .integer(sm.expiryMillis(key) ?? -2) })
+            default: return .success(.query(keys: [key], read: .expiryTime(key: key), reply: plain))
             }
         case "GETEX":
             return parseGetEx(a, checkKey: checkKey)
@@ -125,20 +143,20 @@ enum CommandParser {
             if let e = arity(a.count == 3) ?? checkKey(a[0]) { return .failure(e) }
             guard let start = integer(a[1]), let end = integer(a[2]) else { return .failure(notInteger) }
             let key = a[0]
-            return .success(.read(keys: [key]) { sm in .bulkString(ByteBuffer(bytes: Self.range(of: sm.get(key) ?? [], start, end))) })
+            return .success(.query(keys: [key], read: .range(key: key, start: start, end: end), reply: plain))
         case "TOUCH":
             if let e = arity(!a.isEmpty) { return .failure(e) }
             for k in a { if let e = checkKey(k) { return .failure(e) } }
-            return .success(.read(keys: a) { sm in .integer(Int64(a.filter { sm.exists($0) }.count)) })
+            return .success(.query(keys: a, read: .count(keys: a), reply: plain))
+        case "WATCH":
+            if let e = arity(!a.isEmpty) { return .failure(e) }
+            for k in a { if let e = checkKey(k) { return .failure(e) } }
+            return .success(.query(keys: a, read: .fingerprints(keys: a), reply: plain))
         case "MYSTORE.HISTORY":
             if let e = arity(a.count == 1 || a.count == 2) ?? checkKey(a[0]) { return .failure(e) }
             let key = a[0]
             guard let n = a.count == 2 ? integer(a[1]) : 8, n >= 0 else { return .failure(notInteger) }
-            return .success(.read(keys: [key]) { sm in
-                .array(sm.history(key, limit: Int(min(n, 1_000))).map { h in
-                    .array([.integer(Int64(h.index.rawValue)), h.value.map { .bulkString(ByteBuffer(bytes: $0)) } ?? .null])
-                })
-            })
+            return .success(.query(keys: [key], read: .history(key: key, limit: Int(min(n, 1_000))), reply: plain))
         default:
             return .failure(ErrorReply("ERR unknown command '\(name.lowercased())'"))
         }
@@ -172,19 +190,6 @@ enum CommandParser {
             i += 1
         }
         return .success(.write(keys: [a[0]], command: .getExpire(key: a[0], expiry: expiry), reply: plain))
-    }
-
-    /// GETRANGE's bytes of `value` from `start` to `end`, both inclusive, negative counting from
-    /// the end, as Redis clamps them.
-    static func range(of value: [UInt8], _ start: Int64, _ end: Int64) -> ArraySlice<UInt8> {
-        let n = Int64(value.count)
-        if start < 0 && end < 0 && start > end { return [] }
-        var s = start < 0 ? n &+ start : start, e = end < 0 ? n &+ end : end
-        s = max(s, 0)
-        e = max(e, 0)
-        if e >= n { e = n - 1 }
-        guard n > 0, s <= e else { return [] }
-        return value[Int(s)...Int(e)]
     }
 
     /// EXPIRE | PEXPIRE | EXPIREAT | PEXPIREAT key time [NX | XX | GT | LT], with Redis 7's
