@@ -34,6 +34,23 @@ public enum KVCommand: Sendable, Equatable {
     /// FLUSHALL / FLUSHDB on one shard: removes every key with its history; client sessions
     /// stay (exactly-once retries keep working). Replies OK.
     case flush
+    /// SETRANGE: overwrites the value from `offset` (padding a shorter or missing value with
+    /// zero bytes), keeping the TTL; replies with the new length. An empty `value` changes
+    /// nothing (a missing key stays missing) and replies the current length.
+    case setRange(key: [UInt8], offset: Int64, value: [UInt8])
+    /// INCRBYFLOAT: adds the decimal `delta` (as Redis, in long double) to the value, a missing
+    /// key counting as 0, keeping the TTL; replies with the new value's text.
+    case incrementByFloat(key: [UInt8], delta: [UInt8])
+    /// RENAME / RENAMENX: moves the value and its expiry from `from` to `to` (replacing it, or
+    /// only when `to` is missing); RENAME replies OK, RENAMENX 1 or 0; a missing `from` is
+    /// an error.
+    case rename(from: [UInt8], to: [UInt8], onlyIfAbsent: Bool)
+    /// COPY: copies the value and its expiry to `to` when it is missing (or always, with
+    /// `replace`); replies 1 when copied, else 0.
+    case copy(from: [UInt8], to: [UInt8], replace: Bool)
+    /// SETBIT: sets bit `offset` (bit 0 is the high bit of the first byte) to `bit`, padding
+    /// with zero bytes, keeping the TTL; replies with the bit's old value.
+    case setBit(key: [UInt8], offset: UInt64, bit: Bool)
     /// A read inside a transaction: replies as `KVStateMachine.evaluate(_:)` does.
     case read(KVRead)
     /// MULTI/EXEC: when every watched key still has its fingerprint, runs `steps` in order
@@ -60,6 +77,11 @@ public enum KVCommand: Sendable, Equatable {
         case let (.getExpire(k1, e1), .getExpire(k2, e2)): return k1 == k2 && e1 == e2
         case let (.multiSetIfAbsent(a), .multiSetIfAbsent(b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.setRange(k1, o1, v1), .setRange(k2, o2, v2)): return k1 == k2 && o1 == o2 && v1 == v2
+        case let (.incrementByFloat(k1, d1), .incrementByFloat(k2, d2)): return k1 == k2 && d1 == d2
+        case let (.rename(f1, t1, n1), .rename(f2, t2, n2)): return f1 == f2 && t1 == t2 && n1 == n2
+        case let (.copy(f1, t1, r1), .copy(f2, t2, r2)): return f1 == f2 && t1 == t2 && r1 == r2
+        case let (.setBit(k1, o1, b1), .setBit(k2, o2, b2)): return k1 == k2 && o1 == o2 && b1 == b2
         case let (.read(a), .read(b)): return a == b
         case let (.transaction(w1, s1), .transaction(w2, s2)): return w1 == w2 && s1 == s2
         case (.noop, .noop), (.flush, .flush): return true

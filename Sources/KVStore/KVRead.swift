@@ -22,6 +22,8 @@ public enum KVRead: Sendable, Equatable {
     case history(key: [UInt8], limit: Int)
     /// WATCH: each key's `KeyFingerprint`, encoded, for a later transaction to compare.
     case fingerprints(keys: [[UInt8]])
+    /// GETBIT: bit `offset` of the value (bit 0 is the high bit of the first byte), 0 past its end.
+    case bit(key: [UInt8], offset: UInt64)
 }
 
 /// What a WATCH remembers of a key: whether it is live and, if so, which write gave it its
@@ -121,6 +123,9 @@ extension KVStateMachine {
             return .array(history(key, limit: limit).map { .array([.integer(Int64($0.index.rawValue)), $0.value.map(KVResult.bulk) ?? .null]) })
         case .fingerprints(let keys):
             return .array(keys.map { .bulk(fingerprint($0).encoded) })
+        case let .bit(key, offset):
+            guard let value = get(key), offset >> 3 < UInt64(value.count) else { return .integer(0) }
+            return .integer(value[Int(offset >> 3)] & (UInt8(0x80) >> UInt8(offset & 7)) != 0 ? 1 : 0)
         }
     }
 
@@ -158,12 +163,12 @@ extension KVStateMachine {
 
 extension KVRead {
     private enum Tag: UInt8 {
-        case get = 0, length, timeToLive, expiryTime, count, getMany, range, history, fingerprints
+        case get = 0, length, timeToLive, expiryTime, count, getMany, range, history, fingerprints, bit
     }
 
     var payloadSize: Int {
         switch self {
-        case .get(let k), .length(let k), .timeToLive(let k), .expiryTime(let k), .range(let k, _, _), .history(let k, _): k.count + 16
+        case .get(let k), .length(let k), .timeToLive(let k), .expiryTime(let k), .range(let k, _, _), .history(let k, _), .bit(let k, _): k.count + 16
         case .count(let keys), .getMany(let keys), .fingerprints(let keys): keys.reduce(4) { $0 + $1.count + 4 }
         }
     }
@@ -191,6 +196,10 @@ extension KVRead {
             w.write(Tag.history.rawValue)
             w.writeBlob(k)
             w.write(UInt64(limit))
+        case let .bit(k, offset):
+            w.write(Tag.bit.rawValue)
+            w.writeBlob(k)
+            w.write(offset)
         }
     }
 
@@ -221,6 +230,9 @@ extension KVRead {
             let limit = try r.readUInt64()
             guard limit <= 1_000 else { throw DecodeError("history limit \(limit) exceeds 1000") }
             return .history(key: key, limit: Int(limit))
+        case .bit:
+            let key = try r.readBlob()
+            return .bit(key: key, offset: try r.readUInt64())
         }
     }
 }

@@ -53,7 +53,7 @@ public struct KVRequest: Sendable, Equatable {
 
 extension KVCommand {
     private enum Tag: UInt8 {
-        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist, flush, getExpire, multiSetIfAbsent, read, transaction
+        case noop = 0, set, delete, incrementBy, append, getDelete, getSet, multiSet, expire, persist, flush, getExpire, multiSetIfAbsent, read, transaction, setRange, incrementByFloat, rename, copy, setBit
     }
 
     var payloadSize: Int {
@@ -67,6 +67,8 @@ extension KVCommand {
         case let .append(k, v), let .getSet(k, v): return k.count + v.count
         case .multiSet(let pairs): return pairs.reduce(0) { $0 + $1.0.count + $1.1.count + 8 }
         case .noop, .flush: return 0
+        case let .setRange(k, _, v), let .incrementByFloat(k, v), let .rename(k, v, _), let .copy(k, v, _): return k.count + v.count + 8
+        case .setBit(let k, _, _): return k.count + 9
         case .read(let read): return read.payloadSize
         case let .transaction(watches, steps):
             return watches.reduce(4) { $0 + $1.key.count + 4 + KeyFingerprint.encodedCount } + steps.reduce(4) { $0 + $1.payloadSize + 16 }
@@ -159,6 +161,26 @@ extension KVCommand {
                 w.writeBlob(key)
                 w.writeBlob(value)
             }
+        case let .setRange(key, offset, value):
+            w.write(Tag.setRange.rawValue)
+            w.writeBlob(key)
+            w.write(UInt64(bitPattern: offset))
+            w.writeBlob(value)
+        case let .incrementByFloat(key, delta):
+            w.write(Tag.incrementByFloat.rawValue)
+            w.writeBlob(key)
+            w.writeBlob(delta)
+        case let .rename(from, to, flag), let .copy(from, to, flag):
+            // The flag is RENAMENX's onlyIfAbsent or COPY's replace.
+            if case .rename = self { w.write(Tag.rename.rawValue) } else { w.write(Tag.copy.rawValue) }
+            w.writeBlob(from)
+            w.writeBlob(to)
+            w.write(flag)
+        case let .setBit(key, offset, bit):
+            w.write(Tag.setBit.rawValue)
+            w.writeBlob(key)
+            w.write(offset)
+            w.write(bit)
         case .read(let read):
             w.write(Tag.read.rawValue)
             read.encode(into: &w)
@@ -256,6 +278,25 @@ extension KVCommand {
                 pairs.append((key, try r.readBlob()))
             }
             return .multiSetIfAbsent(pairs: pairs)
+        case .setRange:
+            let key = try r.readBlob()
+            let offset = Int64(bitPattern: try r.readUInt64())
+            return .setRange(key: key, offset: offset, value: try r.readBlob())
+        case .incrementByFloat:
+            let key = try r.readBlob()
+            return .incrementByFloat(key: key, delta: try r.readBlob())
+        case .rename:
+            let from = try r.readBlob()
+            let to = try r.readBlob()
+            return .rename(from: from, to: to, onlyIfAbsent: try readStrictBool(&r, "RENAMENX flag"))
+        case .copy:
+            let from = try r.readBlob()
+            let to = try r.readBlob()
+            return .copy(from: from, to: to, replace: try readStrictBool(&r, "COPY REPLACE flag"))
+        case .setBit:
+            let key = try r.readBlob()
+            let offset = try r.readUInt64()
+            return .setBit(key: key, offset: offset, bit: try readStrictBool(&r, "SETBIT bit"))
         case .read:
             return .read(try KVRead.decode(from: &r))
         case .transaction:

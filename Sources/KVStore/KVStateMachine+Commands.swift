@@ -8,6 +8,11 @@ extension KVStateMachine {
     static let invalidGetExExpire = "ERR invalid expire time in 'getex' command"
     static let invalidExpireCommand = "ERR invalid expire time in 'expire' command"
     static let tooLarge = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+    static let notAFloat = "ERR value is not a valid float"
+    static let notFinite = "ERR increment would produce NaN or Infinity"
+    static let offsetOutOfRange = "ERR offset is out of range"
+    static let noSuchKey = "ERR no such key"
+    static let sameObject = "ERR source and destination objects are the same"
 
     func execute(_ command: KVCommand, index: LogIndex) -> KVResult {
         switch command {
@@ -66,6 +71,30 @@ extension KVStateMachine {
             deadlines = SortedIndex()
             retired = EvictionQueue()
             return .ok
+        case let .setRange(key, offset, value):
+            return setRange(StoreKey(key), offset: offset, value, index: index)
+        case let .incrementByFloat(key, delta):
+            return incrementByFloat(StoreKey(key), by: delta, index: index)
+        case let .rename(from, to, onlyIfAbsent):
+            return rename(StoreKey(from), StoreKey(to), onlyIfAbsent: onlyIfAbsent, index: index)
+        case let .copy(from, to, replace):
+            let source = StoreKey(from), target = StoreKey(to)
+            guard source != target else { return .error(Self.sameObject) }
+            guard let value = liveValue(source) else { return .integer(0) }
+            if liveValue(target) != nil && !replace { return .integer(0) }
+            write(target, value, expiresAt: keptExpiry(source), index: index)
+            return .integer(1)
+        case let .setBit(key, offset, bit):
+            let k = StoreKey(key)
+            let byte = offset >> 3
+            guard byte < UInt64(settings.maxValueBytes) else { return .error(Self.tooLarge) }
+            var value = liveValue(k) ?? []
+            if UInt64(value.count) <= byte { value.append(contentsOf: repeatElement(0, count: Int(byte) + 1 - value.count)) }
+            let mask = UInt8(0x80) >> UInt8(offset & 7)
+            let old = value[Int(byte)] & mask != 0
+            if bit { value[Int(byte)] |= mask } else { value[Int(byte)] &= ~mask }
+            write(k, value, expiresAt: keptExpiry(k), index: index)
+            return .integer(old ? 1 : 0)
         case .read(let read):
             return evaluate(read)
         case let .transaction(watches, steps):
@@ -160,6 +189,44 @@ extension KVStateMachine {
         if proceed { write(key, value, expiresAt: expiresAt, index: index) }
         if returnOld { return old.map(KVResult.bulk) ?? .null }
         return proceed ? .ok : .null
+    }
+
+    /// SETRANGE, as Redis runs it: an empty value only reports the length.
+    private func setRange(_ key: StoreKey, offset: Int64, _ value: [UInt8], index: LogIndex) -> KVResult {
+        guard offset >= 0 else { return .error(Self.offsetOutOfRange) }
+        let old = liveValue(key)
+        if value.isEmpty { return .integer(Int64(old?.count ?? 0)) }
+        let (end, overflow) = offset.addingReportingOverflow(Int64(value.count))
+        guard !overflow, end <= Int64(settings.maxValueBytes) else { return .error(Self.tooLarge) }
+        var new = old ?? []
+        let start = Int(offset), stop = Int(end)
+        if new.count < stop { new.append(contentsOf: repeatElement(0, count: stop - new.count)) }
+        new.replaceSubrange(start..<stop, with: value)
+        write(key, new, expiresAt: keptExpiry(key), index: index)
+        return .integer(Int64(new.count))
+    }
+
+    /// INCRBYFLOAT: the stored value and the increment must both be valid floats.
+    private func incrementByFloat(_ key: StoreKey, by delta: [UInt8], index: LogIndex) -> KVResult {
+        let old = liveValue(key)
+        guard let current = old.map(FloatText.parse) ?? 0, let increment = FloatText.parse(delta) else { return .error(Self.notAFloat) }
+        let sum = current + increment
+        guard sum.isFinite else { return .error(Self.notFinite) }
+        let text = FloatText.format(sum)
+        write(key, text, expiresAt: keptExpiry(key), index: index)
+        return .bulk(text)
+    }
+
+    /// RENAME / RENAMENX: the value keeps its expiry; the source's deletion is recorded in its
+    /// history, the write in the target's.
+    private func rename(_ source: StoreKey, _ target: StoreKey, onlyIfAbsent: Bool, index: LogIndex) -> KVResult {
+        guard let value = liveValue(source) else { return .error(Self.noSuchKey) }
+        if source == target { return onlyIfAbsent ? .integer(0) : .ok }
+        if liveValue(target) != nil && onlyIfAbsent { return .integer(0) }
+        let expiry = keptExpiry(source)
+        delete(source, index: index)
+        write(target, value, expiresAt: expiry, index: index)
+        return onlyIfAbsent ? .integer(1) : .ok
     }
 
     /// INCRBY: a missing key counts as 0; the TTL is kept.

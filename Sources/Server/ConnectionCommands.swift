@@ -44,6 +44,8 @@ enum ConnectionCommands {
             session.transaction = nil
             session.watched = []
             return .error("ERR EXEC needs the cluster's router, which this connection has not")
+        case "FUNCTION":
+            return function(command)
         case "COMMAND":
             return CommandIntrospection.reply(command)
         case "CLIENT":
@@ -69,6 +71,25 @@ enum ConnectionCommands {
             shown += "'\(String(text.prefix(128 - shown.utf8.count)))' "
         }
         return .error("ERR unknown command '\(name)', with args beginning with: \(shown)")
+    }
+
+    /// FUNCTION: MyStore runs no functions or scripts, so its library is always empty: FLUSH
+    /// leaves it empty, LIST shows it empty, anything that would add or run one is refused.
+    private static func function(_ command: RESPCommand) -> RESPValue {
+        switch command.argumentText(0)?.uppercased() {
+        case "FLUSH":
+            guard command.arguments.count <= 2 else { return wrongArity(command) }
+            if let mode = command.argumentText(1)?.uppercased(), mode != "SYNC" && mode != "ASYNC" {
+                return .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+            }
+            return .ok
+        case "LIST":
+            return .array([])
+        case let sub?:
+            return .error("ERR FUNCTION \(sub) is not supported: MyStore runs no functions or scripts")
+        case nil:
+            return wrongArity(command)
+        }
     }
 
     static func wrongArity(_ command: RESPCommand) -> RESPValue {

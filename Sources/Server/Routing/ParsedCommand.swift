@@ -42,7 +42,7 @@ enum CommandParser {
         "GET", "SET", "SETNX", "SETEX", "PSETEX", "DEL", "UNLINK", "EXISTS", "INCR", "DECR", "INCRBY", "DECRBY",
         "APPEND", "STRLEN", "GETSET", "GETDEL", "MGET", "MSET", "TTL", "PTTL", "MYSTORE.HISTORY",
         "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST", "EXPIRETIME", "PEXPIRETIME", "TYPE", "TOUCH",
-        "GETRANGE", "SUBSTR", "GETEX", "MSETNX", "WATCH",
+        "GETRANGE", "SUBSTR", "GETEX", "MSETNX", "WATCH", "SETRANGE", "INCRBYFLOAT", "LCS", "RENAME", "RENAMENX", "COPY", "SETBIT", "GETBIT", "MEMORY",
     ]
 
     /// `name` is the upper-cased `args[0]` when the caller has it already.
@@ -152,6 +152,32 @@ enum CommandParser {
             if let e = arity(!a.isEmpty) { return .failure(e) }
             for k in a { if let e = checkKey(k) { return .failure(e) } }
             return .success(.query(keys: a, read: .fingerprints(keys: a), reply: plain))
+        case "SETRANGE":
+            if let e = arity(a.count == 3) ?? checkKey(a[0]) ?? checkValue(a[2]) { return .failure(e) }
+            guard let offset = integer(a[1]) else { return .failure(notInteger) }
+            guard offset >= 0 else { return .failure(ErrorReply("ERR offset is out of range")) }
+            return .success(.write(keys: [a[0]], command: .setRange(key: a[0], offset: offset, value: a[2]), reply: plain))
+        case "INCRBYFLOAT":
+            if let e = arity(a.count == 2) ?? checkKey(a[0]) { return .failure(e) }
+            return .success(.write(keys: [a[0]], command: .incrementByFloat(key: a[0], delta: a[1]), reply: plain))
+        case "RENAME", "RENAMENX":
+            if let e = arity(a.count == 2) ?? checkKey(a[0]) ?? checkKey(a[1]) { return .failure(e) }
+            return .success(.write(keys: [a[0], a[1]], command: .rename(from: a[0], to: a[1], onlyIfAbsent: name == "RENAMENX"), reply: plain))
+        case "COPY":
+            return parseCopy(a, checkKey: checkKey)
+        case "SETBIT", "GETBIT":
+            if let e = arity(a.count == (name == "SETBIT" ? 3 : 2)) ?? checkKey(a[0]) { return .failure(e) }
+            // As Redis: an offset is a bit of a string of at most proto-max-bulk-len (512 MB).
+            guard let offset = integer(a[1]), offset >= 0, offset >> 3 < 512 << 20 else {
+                return .failure(ErrorReply("ERR bit offset is not an integer or out of range"))
+            }
+            if name == "GETBIT" { return .success(.query(keys: [a[0]], read: .bit(key: a[0], offset: UInt64(offset)), reply: plain)) }
+            guard let bit = integer(a[2]), bit == 0 || bit == 1 else { return .failure(ErrorReply("ERR bit is not an integer or out of range")) }
+            return .success(.write(keys: [a[0]], command: .setBit(key: a[0], offset: UInt64(offset), bit: bit == 1), reply: plain))
+        case "MEMORY":
+            return parseMemory(a, checkKey: checkKey)
+        case "LCS":
+            return LongestCommonSubsequence.parse(a, checkKey: checkKey)
         case "MYSTORE.HISTORY":
             if let e = arity(a.count == 1 || a.count == 2) ?? checkKey(a[0]) { return .failure(e) }
             let key = a[0]
@@ -160,6 +186,54 @@ enum CommandParser {
         default:
             return .failure(ErrorReply("ERR unknown command '\(name.lowercased())'"))
         }
+    }
+
+    /// MEMORY USAGE key [SAMPLES n]: the bytes the key's record holds (key, value, and the
+    /// record, index and history entry around them), null when missing.
+    static func parseMemory(_ a: [[UInt8]], checkKey: ([UInt8]) -> ErrorReply?) -> Result<ParsedCommand, ErrorReply> {
+        guard let sub = a.first.map({ String(decoding: $0, as: UTF8.self).uppercased() }), sub == "USAGE" else {
+            return .failure(ErrorReply("ERR unknown subcommand '\(a.first.map { String(decoding: $0, as: UTF8.self) } ?? "")'. Try MEMORY HELP."))
+        }
+        guard a.count == 2 || a.count == 4 else { return .failure(ErrorReply("ERR syntax error")) }
+        if a.count == 4 {
+            guard String(decoding: a[2], as: UTF8.self).uppercased() == "SAMPLES" else { return .failure(ErrorReply("ERR syntax error")) }
+            guard Int64(String(decoding: a[3], as: UTF8.self)) != nil else { return .failure(ErrorReply("ERR value is not an integer or out of range")) }
+        }
+        let key = a[1]
+        if let e = checkKey(key) { return .failure(e) }
+        return .success(.query(keys: [key], read: .get(key: key)) { r in
+            guard case .bulk(let value) = r else { return .null }
+            return .integer(Int64(key.count + value.count + Self.recordOverheadBytes))
+        })
+    }
+
+    /// What a key costs beyond its bytes: the dictionary slot, the record, its place in the key
+    /// order and one history entry (measured on 64-bit Linux).
+    static let recordOverheadBytes = 120
+
+    /// COPY source destination [DB 0] [REPLACE]: MyStore has only database 0.
+    static func parseCopy(_ a: [[UInt8]], checkKey: ([UInt8]) -> ErrorReply?) -> Result<ParsedCommand, ErrorReply> {
+        guard a.count >= 2 else { return .failure(ErrorReply("ERR wrong number of arguments for 'copy' command")) }
+        if let e = checkKey(a[0]) ?? checkKey(a[1]) { return .failure(e) }
+        var replace = false
+        var i = 2
+        while i < a.count {
+            switch String(decoding: a[i], as: UTF8.self).uppercased() {
+            case "REPLACE":
+                replace = true
+            case "DB" where i + 1 < a.count:
+                guard let db = Int64(String(decoding: a[i + 1], as: UTF8.self)) else {
+                    return .failure(ErrorReply("ERR value is not an integer or out of range"))
+                }
+                guard db == 0 else { return .failure(ErrorReply("ERR DB index is out of range")) }
+                i += 1
+            default:
+                return .failure(ErrorReply("ERR syntax error"))
+            }
+            i += 1
+        }
+        guard a[0] != a[1] else { return .failure(ErrorReply("ERR source and destination objects are the same")) }
+        return .success(.write(keys: [a[0], a[1]], command: .copy(from: a[0], to: a[1], replace: replace), reply: plain))
     }
 
     /// GETEX key [EX s | PX ms | EXAT ts | PXAT ms | PERSIST], with Redis's errors.
