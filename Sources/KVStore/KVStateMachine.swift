@@ -207,6 +207,10 @@ public final class KVStateMachine {
         return Int64(clamping: at - clockMillis)
     }
 
+    /// The soonest expiry of a key not purged yet (Unix ms), nil when no key has one. When it is
+    /// at or before `clockMillis` the key already reads as absent and awaits its purge.
+    public var nextDeadline: UInt64? { deadlines.first?.millis }
+
     /// Live keys with an expiry (INFO's `expires`).
     public var expiringCount: Int {
         let clock = clockMillis

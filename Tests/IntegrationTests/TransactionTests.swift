@@ -134,6 +134,31 @@ import Glibc
         #expect(result.output.contains("\"RedisCluster: watch\""), "the cluster client's checks ran")
     }
 
+    /// Active expiry: with no writes at all, a key whose time has come leaves DBSIZE, and a
+    /// WATCH on it fails the EXEC (Redis's "WATCH will consider touched expired keys").
+    @Test func expiredKeysLeaveWithoutWrites() throws {
+        let ports = [12377, 12378, 12379]
+        let cluster = try LocalCluster(name: "active-expiry", ports: ports)
+        defer { cluster.shutdown() }
+        try cluster.startAll()
+        #expect(cluster.waitUntilReady())
+        #expect(cluster.eventually(ports[0], ["SET", "short", "v", "PX", "300"]) == .simpleString("OK"))
+        #expect(cluster.eventually(ports[0], ["SET", "watched", "v", "PX", "300"]) == .simpleString("OK"))
+        let c = try cluster.connection(ports[1])
+        #expect(try c.send([bytes("WATCH"), bytes("watched")]) == .simpleString("OK"))
+        #expect(try c.send([bytes("DBSIZE")]) == .integer(2))
+        let deadline = Date().addingTimeInterval(5)
+        var size = RESPReply.integer(-1)
+        while Date() < deadline {
+            size = try c.send([bytes("DBSIZE")])
+            if size == .integer(0) { break }
+            usleep(50_000)
+        }
+        #expect(size == .integer(0), "expired keys leave within a few ticks, with no write to move the clock")
+        let exec = try c.pipeline([[bytes("MULTI")], [bytes("PING")], [bytes("EXEC")]])
+        #expect(exec.last == .nullArray, "the watched key expired: EXEC fails")
+    }
+
     /// The port of the node that leads the shard of `key`, from CLUSTER SLOTS.
     static func leaderPort(_ cluster: LocalCluster, _ ports: [Int]) -> Int? {
         guard let slot = cluster.eventually(ports[0], ["CLUSTER", "KEYSLOT", key]).flatMap({ if case .integer(let n) = $0 { Int(n) } else { nil } }),

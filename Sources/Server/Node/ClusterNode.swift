@@ -203,6 +203,7 @@ final class ClusterNode: @unchecked Sendable {
         host.start()
         scheduleLeaderBalancing(on: eventLoop)
         scheduleReplicaCollection(on: eventLoop)
+        scheduleActiveExpiry(on: eventLoop)
         rebalancer.start(on: eventLoop)
     }
 
