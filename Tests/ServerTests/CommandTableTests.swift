@@ -94,7 +94,8 @@ import Testing
         guard case .array(let names) = Self.command(["COMMAND", "LIST"]) else { Issue.record("array"); return }
         #expect(names.count == CommandTable.commands.count && names.contains(.bulk("get")))
         #expect(Self.command(["COMMAND", "LIST", "FILTERBY", "PATTERN", "mystore.s*"])
-                == .array([.bulk("mystore.status"), .bulk("mystore.shardcount"), .bulk("mystore.shardscan"), .bulk("mystore.shardflush"), .bulk("mystore.shardmove")]))
+                == .array([.bulk("mystore.status"), .bulk("mystore.shardwait"), .bulk("mystore.shardcount"), .bulk("mystore.shardscan"), .bulk("mystore.shardflush"),
+                            .bulk("mystore.shardmove")]))
         guard case .array(let admin) = Self.command(["COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin"]) else { Issue.record("array"); return }
         #expect(admin.contains(.bulk("mystore.node")) && !admin.contains(.bulk("get")))
         guard case .map(let docs) = Self.command(["COMMAND", "DOCS", "get"]), docs.count == 2, case .map(let fields) = docs[1] else {

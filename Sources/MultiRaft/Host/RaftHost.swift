@@ -504,6 +504,19 @@ extension RaftHost {
             completion(.success(body(g.stateMachine)))
         }
     }
+
+    /// While this replica leads `group`: how many of the other replicas (voters and learners)
+    /// hold the log up to `index` (nil: the commit index), as their acknowledgements show, with
+    /// the index counted to. Nil when it does not lead. Redis's WAIT counts replicas this way.
+    public func replication(of group: GroupID, through index: LogIndex? = nil,
+                            completion: @escaping @Sendable ((index: LogIndex, holding: Int)?) -> Void) {
+        call { host in
+            guard let g = host.groups[group], g.core.role == .leader else { return completion(nil) }
+            let target = index ?? g.core.watermarks().commit
+            let members = g.core.configuration.voters.union(g.core.configuration.learners).subtracting([g.replica])
+            completion((target, members.filter { (g.core.matchIndex(of: $0) ?? 0) >= target }.count))
+        }
+    }
 }
 
 // MARK: - Typed requests

@@ -15,6 +15,8 @@ struct RouteSession: Sendable {
     var sequence: UInt64 = 0
     /// READONLY: reads are served by any local replica without confirming leadership.
     var readOnly = false
+    /// The slot of the connection's last write, for WAIT.
+    var lastWriteSlot: Slot?
 }
 
 /// Routes data commands: key → slot → shard → the Raft group's leader. A write is proposed
@@ -69,6 +71,10 @@ final class CommandRouter: @unchecked Sendable {
             info(args.dropFirst().map { String(decoding: $0, as: UTF8.self) }, deadline: deadline, reply: reply)
         case "SCAN":
             scan(Array(args.dropFirst()), deadline: deadline, reply: reply)
+        case "WAIT":
+            wait(Array(args.dropFirst()), session: session, deadline: deadline, reply: reply)
+        case "MYSTORE.SHARDWAIT":
+            shardWait(args, hops: hops, deadline: deadline, reply: reply)
         case "MYSTORE.SHARDCOUNT", "MYSTORE.SHARDSCAN", "MYSTORE.SHARDFLUSH":
             shardInternal(name, args, hops: hops, deadline: deadline, reply: reply)
         case _ where Self.adminNames.contains(name):
@@ -93,9 +99,10 @@ final class CommandRouter: @unchecked Sendable {
                 reply(value)
             case .success(.routed(let parsed)):
                 var seq: UInt64 = 0
-                if case .write = parsed {
+                if case .write(let keys, _, _) = parsed {
                     session.sequence += 1
                     seq = session.sequence
+                    session.lastWriteSlot = keys.first.map { Slot(forKey: $0) }
                 }
                 route(parsed, args: args, clientID: session.clientID, sequence: seq, readOnly: session.readOnly, hops: hops, deadline: deadline, reply: reply)
             }
@@ -407,6 +414,57 @@ final class CommandRouter: @unchecked Sendable {
         }
         attempt(group: group, shard: shard, slot: slot, parsed: .read(keys: [], body: body), args: args, clientID: 0, sequence: 0,
                 readOnly: false, hops: hops, deadline: deadline, reply: reply)
+    }
+
+    // MARK: - WAIT
+
+    /// WAIT numreplicas timeout: how many other replicas of the shard of this connection's last
+    /// write hold the log up to its leader's commit index (so that write too), waiting up to
+    /// `timeout` ms (0: up to the request timeout) for `numreplicas` of them. Answered by the
+    /// shard's leader (`MYSTORE.SHARDWAIT`). A connection that wrote nothing gets 0 at once.
+    private func wait(_ a: [[UInt8]], session: RouteSession, deadline: Double, reply: @escaping Reply) {
+        guard a.count == 2 else { return reply(.error("ERR wrong number of arguments for 'wait' command")) }
+        guard let wanted = Int64(String(decoding: a[0], as: UTF8.self)) else { return reply(.error("ERR value is not an integer or out of range")) }
+        guard let timeout = Int64(String(decoding: a[1], as: UTF8.self)) else {
+            return reply(.error("ERR timeout is not an integer or out of range"))
+        }
+        guard timeout >= 0 else { return reply(.error("ERR timeout is negative")) }
+        guard let slot = session.lastWriteSlot, let shard = node.shardMap.shard(for: slot) else { return reply(.integer(0)) }
+        let budget = timeout == 0 ? Self.millis(until: deadline) : min(timeout, Self.millis(until: deadline))
+        let args = ["MYSTORE.SHARDWAIT", String(shard.id.rawValue), String(wanted), String(budget)].map { Array($0.utf8) }
+        shardWait(args, hops: 0, deadline: monotonicSeconds() + Double(budget) / 1000 + 1, reply: reply)
+    }
+
+    /// MYSTORE.SHARDWAIT shard numreplicas millis: run by the shard's leader (forwarded there).
+    private func shardWait(_ args: [[UInt8]], hops: UInt8, deadline: Double, reply: @escaping Reply) {
+        let text = args.map { String(decoding: $0, as: UTF8.self) }
+        guard text.count == 4, let id = Int(text[1]), let shard = node.shardMap.shard(id: ShardID(rawValue: id)),
+              let wanted = Int(text[2]), let millis = Int64(text[3]) else { return reply(.error("ERR usage: MYSTORE.SHARDWAIT <shard> <numreplicas> <millis>")) }
+        let group = ClusterNode.group(of: shard.id)
+        let until = monotonicSeconds() + Double(millis) / 1000
+        node.host.replication(of: group) { [self] first in
+            guard let first else {
+                // Not the leader here: ask the node that is.
+                guard hops < Self.maxHops, let leader = node.host.status(of: group)?.leaderNode ?? preferredNode(shard), leader != node.selfID else {
+                    return reply(.error("TRYAGAIN shard \(shard.id.rawValue) has no reachable leader; retry"))
+                }
+                let remaining = Self.millis(until: deadline)
+                return node.transport.forward(args, hops: hops + 1, to: leader, budgetMillis: remaining, timeoutMillis: remaining) { outcome in
+                    switch outcome {
+                    case .reply(let bytes): reply(.raw(ByteBuffer(bytes: bytes)))
+                    case .notSent, .noReply: reply(.error("TRYAGAIN shard \(shard.id.rawValue)'s leader did not answer WAIT; retry"))
+                    }
+                }
+            }
+            // Poll the followers' acknowledgements of that index until enough hold it or time is up.
+            @Sendable func check(_ holding: Int) {
+                guard holding < wanted, monotonicSeconds() < until else { return reply(.integer(Int64(holding))) }
+                loop.scheduleTask(in: .milliseconds(5)) { [self] in
+                    node.host.replication(of: group, through: first.index) { now in check(now?.holding ?? holding) }
+                }
+            }
+            check(first.holding)
+        }
     }
 
     // MARK: - Status

@@ -175,6 +175,8 @@ enum CommandTable {
              "Monitors keys (one slot) so that the next EXEC runs only if none of them changed."),
         spec("UNWATCH", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], none, ["fast", "transaction"], .connection, "transactions", "2.2.0",
              "Forgets the WATCHed keys."),
+        spec("WAIT", 3, ["noscript"], none, ["slow", "connection"], .routed, "generic", "3.0.0",
+             "Waits until the other replicas of the last write's shard hold it; returns how many do."),
         // Cluster.
         spec("CLUSTER", -2, ["loading", "stale"], none, ["slow"], .routed, "cluster", "3.0.0",
              "Cluster state: SLOTS, SHARDS, NODES, INFO, KEYSLOT, MYID."),
@@ -210,6 +212,8 @@ enum CommandTable {
              "Runs a write under a client session (client id, sequence), so a retry applies at most once."),
         spec("MYSTORE.TXN", -2, ["write", "denyoom", "movablekeys"], none, ["write", "slow", "transaction"], .routed, "mystore", "0.1.0",
              "A MULTI/EXEC block as one command (what EXEC sends to the shard's leader): watched keys with their fingerprints, then the commands."),
+        spec("MYSTORE.SHARDWAIT", 4, ["noscript"], none, ["slow", "connection"], .routed, "mystore", "0.1.0",
+             "WAIT's part on the shard's leader: how many other replicas hold its log up to the commit index."),
         spec("MYSTORE.SHARDCOUNT", 2, ["readonly"], none, ["keyspace", "read", "slow"], .routed, "mystore", "0.1.0",
              "The number of keys in one shard (DBSIZE's part on each shard)."),
         spec("MYSTORE.SHARDSCAN", -3, ["readonly"], none, ["keyspace", "read", "slow"], .routed, "mystore", "0.1.0",
